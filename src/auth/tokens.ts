@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SignJWT, errors, jwtVerify } from 'jose';
+import type { UserInfo } from '@switchboard/client/protocol';
+
+export type Verified = { ok: true; user: UserInfo; expiresAt: number | null } | { ok: false; reason: 'expired' | 'invalid'; detail: string };
+
+export interface MintOptions {
+  user: string;
+  role: string;
+  tenant?: string;
+  /** Lifetime in seconds; 0 mints a token that never expires (development only). */
+  ttlSeconds?: number;
+}
+
+/** HS256 JWTs: `sub` is the user id, `role` and optional `tenant` come along as claims. */
+export class TokenService {
+  #key: Uint8Array;
+
+  constructor(secret: string) {
+    this.#key = new TextEncoder().encode(secret);
+  }
+
+  async verify(token: string): Promise<Verified> {
+    try {
+      const { payload } = await jwtVerify(token, this.#key, { algorithms: ['HS256'] });
+      if (typeof payload.sub !== 'string' || payload.sub.length === 0) return { ok: false, reason: 'invalid', detail: 'the token has no sub (user id)' };
+      const role = typeof payload.role === 'string' ? payload.role : 'user';
+      const user: UserInfo = { id: payload.sub, role };
+      if (typeof payload.tenant === 'string') user.tenant = payload.tenant;
+      return { ok: true, user, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null };
+    } catch (err) {
+      if (err instanceof errors.JWTExpired) return { ok: false, reason: 'expired', detail: 'the token has expired' };
+      return { ok: false, reason: 'invalid', detail: err instanceof Error ? err.message : 'the token could not be verified' };
+    }
+  }
+
+  async mint(options: MintOptions): Promise<string> {
+    const claims: Record<string, string> = { role: options.role };
+    if (options.tenant) claims.tenant = options.tenant;
+    const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject(options.user).setIssuedAt();
+    const ttl = options.ttlSeconds ?? 3600;
+    if (ttl > 0) jwt.setExpirationTime(Math.floor(Date.now() / 1000) + ttl);
+    return jwt.sign(this.#key);
+  }
+}
+
+/** Returns `given`, or a random secret kept in `dataDir/file` so development restarts keep it
+ * (tokens minted yesterday still verify). The file is readable by its owner only. */
+export async function keptSecret(given: string | null, dataDir: string, file: string): Promise<{ value: string; generated: boolean }> {
+  if (given) return { value: given, generated: false };
+  const path = join(dataDir, file);
+  try {
+    const value = (await readFile(path, 'utf8')).trim();
+    if (value.length >= 16) return { value, generated: false };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await mkdir(dataDir, { recursive: true });
+  const value = randomBytes(32).toString('base64url');
+  await writeFile(path, `${value}\n`, { mode: 0o600 });
+  return { value, generated: true };
+}

@@ -1,0 +1,142 @@
+import { z } from 'zod';
+
+/** Everything Switchboard reads from its environment and flags, checked once at start-up. */
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  dataDir: string;
+  /** null: a development secret is generated and kept in the data folder. */
+  jwtSecret: string | null;
+  /** null: in development a key is generated and kept in the data folder; in production the publish API is off. */
+  apiKey: string | null;
+  allowedOrigins: string[];
+  allowAnonymous: boolean;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  redisUrl: string | null;
+  databaseUrl: string | null;
+  limits: Limits;
+  history: { size: number; ttlMs: number };
+  shutdownGraceMs: number;
+}
+
+export interface Limits {
+  maxFrameBytes: number;
+  messagesPerSecond: number;
+  messageBurst: number;
+  maxSubscriptions: number;
+  maxConnectionsPerUser: number;
+  maxBufferedBytes: number;
+  heartbeatMs: number;
+  tokenGraceMs: number;
+  authTimeoutMs: number;
+}
+
+/** Each setting: its environment variable, its CLI flag, and how to read it. */
+const settings = {
+  env: { env: 'SWITCHBOARD_ENV', flag: 'env', schema: z.enum(['development', 'production', 'test']) },
+  port: { env: 'PORT', flag: 'port', schema: z.coerce.number().int().min(0).max(65535) },
+  host: { env: 'HOST', flag: 'host', schema: z.string().min(1) },
+  dataDir: { env: 'SWITCHBOARD_DATA', flag: 'data', schema: z.string().min(1) },
+  jwtSecret: { env: 'SWITCHBOARD_JWT_SECRET', flag: 'jwt-secret', schema: z.string().min(16, 'must be at least 16 characters') },
+  apiKey: { env: 'SWITCHBOARD_API_KEY', flag: 'api-key', schema: z.string().min(16, 'must be at least 16 characters') },
+  allowedOrigins: {
+    env: 'SWITCHBOARD_ALLOWED_ORIGINS',
+    flag: 'allowed-origins',
+    schema: z.string().transform((s) => s.split(',').map((o) => o.trim()).filter((o) => o.length > 0)).pipe(
+      z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'each origin must look like https://shop.example.com (scheme and host, no path) or *')),
+    ),
+  },
+  allowAnonymous: { env: 'SWITCHBOARD_ALLOW_ANONYMOUS', flag: 'allow-anonymous', schema: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1') },
+  logLevel: { env: 'LOG_LEVEL', flag: 'log-level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) },
+  redisUrl: { env: 'REDIS_URL', flag: 'redis-url', schema: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://') },
+  databaseUrl: { env: 'DATABASE_URL', flag: 'database-url', schema: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://') },
+  maxFrameBytes: { env: 'SWITCHBOARD_MAX_FRAME_BYTES', flag: 'max-frame-bytes', schema: z.coerce.number().int().min(1024).max(16 * 1024 * 1024) },
+  messagesPerSecond: { env: 'SWITCHBOARD_MESSAGES_PER_SECOND', flag: 'messages-per-second', schema: z.coerce.number().positive() },
+  messageBurst: { env: 'SWITCHBOARD_MESSAGE_BURST', flag: 'message-burst', schema: z.coerce.number().int().min(1) },
+  maxSubscriptions: { env: 'SWITCHBOARD_MAX_SUBSCRIPTIONS', flag: 'max-subscriptions', schema: z.coerce.number().int().min(1) },
+  maxConnectionsPerUser: { env: 'SWITCHBOARD_MAX_CONNECTIONS_PER_USER', flag: 'max-connections-per-user', schema: z.coerce.number().int().min(1) },
+  maxBufferedBytes: { env: 'SWITCHBOARD_MAX_BUFFERED_BYTES', flag: 'max-buffered-bytes', schema: z.coerce.number().int().min(64 * 1024) },
+  heartbeatMs: { env: 'SWITCHBOARD_HEARTBEAT_MS', flag: 'heartbeat-ms', schema: z.coerce.number().int().min(100) },
+  tokenGraceMs: { env: 'SWITCHBOARD_TOKEN_GRACE_MS', flag: 'token-grace-ms', schema: z.coerce.number().int().min(0) },
+  authTimeoutMs: { env: 'SWITCHBOARD_AUTH_TIMEOUT_MS', flag: 'auth-timeout-ms', schema: z.coerce.number().int().min(100) },
+  historySize: { env: 'SWITCHBOARD_HISTORY_SIZE', flag: 'history-size', schema: z.coerce.number().int().min(0) },
+  historyTtlMs: { env: 'SWITCHBOARD_HISTORY_TTL_MS', flag: 'history-ttl-ms', schema: z.coerce.number().int().min(0) },
+  shutdownGraceMs: { env: 'SWITCHBOARD_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', schema: z.coerce.number().int().min(0) },
+} as const;
+
+type SettingName = keyof typeof settings;
+type Parsed = { [K in SettingName]?: z.output<(typeof settings)[K]['schema']> };
+
+export const defaultLimits: Limits = {
+  maxFrameBytes: 64 * 1024,
+  messagesPerSecond: 50,
+  messageBurst: 100,
+  maxSubscriptions: 128,
+  maxConnectionsPerUser: 32,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  heartbeatMs: 25_000,
+  tokenGraceMs: 10_000,
+  authTimeoutMs: 10_000,
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Reads settings from flags (first) and the environment. Throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined>, flags: Record<string, string> = {}): Config {
+  const problems: string[] = [];
+  const parsed: Parsed = {};
+  const known = new Set<string>(Object.values(settings).map((s) => s.flag));
+  for (const flag of Object.keys(flags)) if (!known.has(flag)) problems.push(`unknown flag --${flag}`);
+  for (const [name, setting] of Object.entries(settings) as [SettingName, (typeof settings)[SettingName]][]) {
+    const fromFlag = flags[setting.flag];
+    const raw = fromFlag ?? env[setting.env];
+    if (raw === undefined || raw === '') continue;
+    const result = setting.schema.safeParse(raw);
+    const source = fromFlag !== undefined ? `--${setting.flag}` : setting.env;
+    if (result.success) (parsed as Record<string, unknown>)[name] = result.data;
+    else problems.push(`${source}=${JSON.stringify(raw)}: ${result.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  const mode = parsed.env ?? (env.NODE_ENV === 'production' ? 'production' : env.NODE_ENV === 'test' ? 'test' : 'development');
+  if (mode === 'production') {
+    if (!parsed.jwtSecret) problems.push('SWITCHBOARD_JWT_SECRET must be set in production (a long random string)');
+    if (!parsed.allowedOrigins) problems.push('SWITCHBOARD_ALLOWED_ORIGINS must be set in production (e.g. https://shop.example.com)');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    env: mode,
+    port: parsed.port ?? 8000,
+    host: parsed.host ?? 'localhost',
+    dataDir: parsed.dataDir ?? 'data',
+    jwtSecret: parsed.jwtSecret ?? null,
+    apiKey: parsed.apiKey ?? null,
+    allowedOrigins: parsed.allowedOrigins ?? [],
+    allowAnonymous: parsed.allowAnonymous ?? false,
+    logLevel: parsed.logLevel ?? (mode === 'test' ? 'silent' : 'info'),
+    redisUrl: parsed.redisUrl ?? null,
+    databaseUrl: parsed.databaseUrl ?? null,
+    limits: {
+      maxFrameBytes: parsed.maxFrameBytes ?? defaultLimits.maxFrameBytes,
+      messagesPerSecond: parsed.messagesPerSecond ?? defaultLimits.messagesPerSecond,
+      messageBurst: parsed.messageBurst ?? defaultLimits.messageBurst,
+      maxSubscriptions: parsed.maxSubscriptions ?? defaultLimits.maxSubscriptions,
+      maxConnectionsPerUser: parsed.maxConnectionsPerUser ?? defaultLimits.maxConnectionsPerUser,
+      maxBufferedBytes: parsed.maxBufferedBytes ?? defaultLimits.maxBufferedBytes,
+      heartbeatMs: parsed.heartbeatMs ?? defaultLimits.heartbeatMs,
+      tokenGraceMs: parsed.tokenGraceMs ?? defaultLimits.tokenGraceMs,
+      authTimeoutMs: parsed.authTimeoutMs ?? defaultLimits.authTimeoutMs,
+    },
+    history: { size: parsed.historySize ?? 100, ttlMs: parsed.historyTtlMs ?? 300_000 },
+    shutdownGraceMs: parsed.shutdownGraceMs ?? 5_000,
+  };
+}
+
+/** The settings table for docs and `switchboard serve --help`. */
+export function describeSettings(): { env: string; flag: string }[] {
+  return Object.values(settings).map((s) => ({ env: s.env, flag: `--${s.flag}` }));
+}

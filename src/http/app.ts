@@ -1,0 +1,77 @@
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { Hub } from '../realtime/hub.js';
+import { RequestError } from '../realtime/reply-error.js';
+import type { Metrics } from '../metrics.js';
+import { HttpError } from './errors.js';
+
+export interface HttpDeps {
+  hub: Hub;
+  metrics: Metrics;
+  log: Logger;
+  apiKey: string | null;
+  isReady: () => boolean;
+}
+
+const publishBody = z.object({
+  channel: z.string().min(1),
+  event: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'event must be 1-64 letters, digits or _.:-'),
+  data: z.unknown(),
+});
+
+/** Parses a body with a zod schema; failures answer 400 naming the field. */
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue?.path.join('.') ?? '';
+  throw new HttpError(400, 'invalid_body', `${field || 'body'}: ${issue?.message ?? 'invalid'}`, { field });
+}
+
+export function buildHttpApp(deps: HttpDeps): FastifyInstance {
+  const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1024 * 1024 });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+    if (err instanceof HttpError) return reply.status(err.status).send({ error: { code: err.code, message: err.message, details: err.details ?? {} } });
+    const status = typeof (err as { statusCode?: unknown }).statusCode === 'number' ? (err as { statusCode: number }).statusCode : 500;
+    if (status >= 500) deps.log.error({ err }, 'request failed');
+    const code = (err as { code?: string }).code ?? 'internal';
+    return reply.status(status).send({ error: { code: status >= 500 ? 'internal' : code, message: status >= 500 ? 'internal error' : err.message, details: {} } });
+  });
+  app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url}`, details: {} } }));
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => (deps.isReady() ? { status: 'ready' } : reply.status(503).send({ status: 'not ready' })));
+  app.get('/metrics', async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()));
+
+  app.post('/api/publish', async (req) => {
+    checkApiKey(req, deps.apiKey);
+    const body = parseBody(publishBody, req.body);
+    if (!Object.hasOwn(req.body as object, 'data')) throw new HttpError(400, 'invalid_body', 'data: required', { field: 'data' });
+    try {
+      return await deps.hub.publish(body.channel, body.event, body.data);
+    } catch (err) {
+      if (!(err instanceof RequestError)) throw err;
+      const status = err.code === 'unavailable' ? 503 : 400;
+      throw new HttpError(status, err.code, err.message, err.field ? { field: err.field } : {});
+    }
+  });
+
+  return app;
+}
+
+/** The publish API takes `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+function checkApiKey(req: FastifyRequest, apiKey: string | null): void {
+  if (apiKey === null) throw new HttpError(503, 'publish_api_disabled', 'set SWITCHBOARD_API_KEY to enable the publish API');
+  const header = req.headers.authorization;
+  const given = header?.startsWith('Bearer ') ? header.slice(7) : req.headers['x-api-key'];
+  if (typeof given !== 'string' || !safeEqual(given, apiKey)) throw new HttpError(401, 'invalid_api_key', 'a valid API key is required (Authorization: Bearer <key>)');
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

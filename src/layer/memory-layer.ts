@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import {
+  LayerUnavailableError,
+  type ChannelLayer,
+  type HistoryOptions,
+  type HistoryPage,
+  type LayerHandlers,
+  type PresenceEvent,
+  type Publication,
+  type PublishOptions,
+  type StreamPosition,
+} from './channel-layer.js';
+
+export interface MemoryLayerOptions {
+  /** A channel with no publications and no activity for this long is forgotten (its epoch too). */
+  streamMetaTtlMs?: number;
+  /** How often expired history and idle streams are swept. */
+  sweepIntervalMs?: number;
+  /** Clock, for tests of age limits. */
+  now?: () => number;
+}
+
+interface StoredPublication {
+  pub: Publication;
+  expiresAt: number;
+}
+
+interface Stream {
+  epoch: string;
+  top: number;
+  /** Oldest first; `head` is the index of the first live entry (a cheap deque). */
+  entries: StoredPublication[];
+  head: number;
+  touchedAt: number;
+}
+
+/** The single-process channel layer: history and fan-out in this process's memory.
+ * A restart loses every stream, so every epoch changes and clients are told to refetch. */
+export class MemoryLayer implements ChannelLayer {
+  #streams = new Map<string, Stream>();
+  #subscribed = new Set<string>();
+  #handlers: LayerHandlers | null = null;
+  #closed = false;
+  #sweeper: NodeJS.Timeout;
+  #metaTtlMs: number;
+  #now: () => number;
+
+  constructor(options: MemoryLayerOptions = {}) {
+    this.#metaTtlMs = options.streamMetaTtlMs ?? 24 * 3600_000;
+    this.#now = options.now ?? Date.now;
+    this.#sweeper = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 60_000);
+    this.#sweeper.unref();
+  }
+
+  async start(handlers: LayerHandlers): Promise<void> {
+    this.#handlers = handlers;
+  }
+
+  async publish(channel: string, event: string, json: string, options: PublishOptions): Promise<StreamPosition> {
+    this.#checkOpen();
+    const now = this.#now();
+    const stream = this.#stream(channel, now);
+    stream.top += 1;
+    const pub: Publication = Object.freeze({ channel, event, json, epoch: stream.epoch, offset: stream.top, time: now });
+    if (options.historySize > 0 && options.historyTtlMs > 0) {
+      stream.entries.push({ pub, expiresAt: now + options.historyTtlMs });
+      const excess = stream.entries.length - stream.head - options.historySize;
+      if (excess > 0) stream.head += excess;
+    }
+    this.#prune(stream, now);
+    if (this.#subscribed.has(channel)) this.#handlers?.publication(pub);
+    return { epoch: stream.epoch, offset: stream.top };
+  }
+
+  async history(channel: string, options: HistoryOptions = {}): Promise<HistoryPage> {
+    this.#checkOpen();
+    const now = this.#now();
+    const stream = this.#stream(channel, now);
+    this.#prune(stream, now);
+    const position = { epoch: stream.epoch, offset: stream.top };
+    const live = stream.entries.slice(stream.head).map((e) => e.pub);
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    const { since } = options;
+    if (!since) {
+      const publications = limit >= live.length ? live : live.slice(live.length - limit);
+      return { publications, position, complete: true };
+    }
+    const oldest = live[0]?.offset ?? stream.top + 1;
+    const reachable = since.epoch === stream.epoch && since.offset <= stream.top && since.offset + 1 >= oldest;
+    if (!reachable) return { publications: [], position, complete: false };
+    const after = live.filter((p) => p.offset > since.offset);
+    return { publications: after.slice(0, limit), position, complete: true };
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    this.#checkOpen();
+    this.#subscribed.add(channel);
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    this.#subscribed.delete(channel);
+  }
+
+  async publishPresence(event: PresenceEvent): Promise<void> {
+    this.#checkOpen();
+    if (this.#subscribed.has(event.channel)) this.#handlers?.presence({ ...event });
+  }
+
+  ready(): boolean {
+    return !this.#closed;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    this.#subscribed.clear();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new LayerUnavailableError('the memory layer is closed');
+  }
+
+  #stream(channel: string, now: number): Stream {
+    let stream = this.#streams.get(channel);
+    if (!stream) {
+      stream = { epoch: randomBytes(6).toString('base64url'), top: 0, entries: [], head: 0, touchedAt: now };
+      this.#streams.set(channel, stream);
+    }
+    stream.touchedAt = now;
+    return stream;
+  }
+
+  #prune(stream: Stream, now: number): void {
+    while (stream.head < stream.entries.length && stream.entries[stream.head]!.expiresAt <= now) stream.head += 1;
+    // Compact once the dead prefix dominates, so pruning stays O(1) amortized.
+    if (stream.head > 32 && stream.head * 2 > stream.entries.length) {
+      stream.entries = stream.entries.slice(stream.head);
+      stream.head = 0;
+    }
+  }
+
+  #sweep(): void {
+    const now = this.#now();
+    for (const [channel, stream] of this.#streams) {
+      this.#prune(stream, now);
+      const empty = stream.head >= stream.entries.length;
+      if (empty && now - stream.touchedAt > this.#metaTtlMs && !this.#subscribed.has(channel)) {
+        this.#streams.delete(channel);
+      }
+    }
+  }
+}

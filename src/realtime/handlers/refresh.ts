@@ -1,0 +1,15 @@
+import type { RefreshRequest } from '@switchboard/client/protocol';
+import { isoOrNull } from '../gateway.js';
+import { RequestError } from '../reply-error.js';
+import type { Handler } from './index.js';
+
+/** A new token extends the connection's life; it must be the same user's. A bad token is refused
+ * and the connection keeps its old expiry (and closes at it, after the grace, if nothing better comes). */
+export const refresh: Handler<RefreshRequest> = async (gateway, session, req) => {
+  const verified = await gateway.tokens.verify(req.token);
+  if (!verified.ok) throw new RequestError('invalid_token', verified.detail, 'token');
+  if (session.user && verified.user.id !== session.user.id) throw new RequestError('token_user_mismatch', undefined, 'token');
+  session.user = verified.user;
+  session.expiresAt = verified.expiresAt;
+  return { result: { expiresAt: isoOrNull(verified.expiresAt) } };
+};

@@ -1,0 +1,223 @@
+import type { Logger } from 'pino';
+import type { StreamPosition } from '@switchboard/client/protocol';
+import { isAllowed, type AccessContext, type Namespace, type NamespaceRegistry } from '../channels/namespaces.js';
+import type { ChannelLayer, HistoryPage, PresenceEvent, Publication } from '../layer/channel-layer.js';
+import { LayerUnavailableError } from '../layer/channel-layer.js';
+import type { Metrics } from '../metrics.js';
+import type { PresenceStore } from '../presence/presence-store.js';
+import { messageFrame, presenceFrame, publicationPayload } from './frames.js';
+import { RequestError } from './reply-error.js';
+import type { Session, Subscription } from './session.js';
+
+/** This node's subscribers of one channel. */
+interface ChannelEntry {
+  live: Set<Session>;
+  /** Sessions whose subscription is being set up; they get publications into their buffer. */
+  pending: Set<Subscription>;
+  /** Live sessions allowed to see join/leave. */
+  watchers: Set<Session>;
+  /** Settles when this node's layer subscription for the channel is in place. */
+  layerReady: Promise<void>;
+}
+
+export interface SubscribeOutcome {
+  result: Record<string, unknown>;
+  /** Run right after the reply is sent: flushes held-back publications and goes live. */
+  goLive: () => void;
+}
+
+/**
+ * The local fan-out index and the bridge to the channel layer. A publication arriving from the
+ * layer is serialized once and the same Buffer is written to every local subscriber.
+ */
+export class Hub {
+  #channels = new Map<string, ChannelEntry>();
+  /** Per channel, the chain of layer subscribe/unsubscribe calls, so they apply in order. */
+  #layerOps = new Map<string, Promise<void>>();
+
+  constructor(
+    readonly layer: ChannelLayer,
+    readonly presence: PresenceStore,
+    readonly namespaces: NamespaceRegistry,
+    readonly metrics: Metrics,
+    readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.layer.start({
+      publication: (pub) => this.#onPublication(pub),
+      presence: (event) => this.#onPresence(event),
+      resubscribed: (channels) => this.#onResubscribed(channels),
+    });
+  }
+
+  channelCount(): number {
+    return this.#channels.size;
+  }
+
+  /** Server-side publish (in-process API, HTTP publish API, client publish after its policy check). */
+  async publish(channel: string, event: string, data: unknown): Promise<StreamPosition> {
+    const resolved = this.namespaces.resolve(channel, null);
+    if (!resolved.ok) throw new RequestError(resolved.code, undefined, 'channel');
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(data);
+    } catch (err) {
+      throw new RequestError('bad_request', `data cannot be serialized: ${(err as Error).message}`, 'data');
+    }
+    if (json === undefined) throw new RequestError('bad_request', 'data must be a JSON value', 'data');
+    const { historySize, historyTtlMs } = resolved.namespace;
+    const position = await this.#layerCall(() => this.layer.publish(channel, event, json, { historySize, historyTtlMs }));
+    this.metrics.publications.inc();
+    return position;
+  }
+
+  async history(channel: string, options: { since?: StreamPosition; limit?: number }): Promise<HistoryPage> {
+    return this.#layerCall(() => this.layer.history(channel, options));
+  }
+
+  /**
+   * Subscribes a session: joins the fan-out index first (buffering), makes sure the layer
+   * subscription exists, then reads the position and any missed publications. Publications that
+   * arrive meanwhile wait in the buffer and are flushed after the reply, skipping those the
+   * reply already holds, so the client sees every offset once and in order.
+   */
+  async subscribe(session: Session, sub: Subscription, ctx: AccessContext, since: StreamPosition | undefined): Promise<SubscribeOutcome> {
+    const { channel, namespace } = sub;
+    const entry = this.#attach(channel);
+    entry.pending.add(sub);
+    let page: HistoryPage;
+    let snapshot: unknown;
+    try {
+      await entry.layerReady;
+      sub.seesPresence = namespace.trackPresence && (await isAllowed(namespace, 'presence', ctx));
+      page = await this.history(channel, since ? { since } : { limit: 0 });
+      if (namespace.options.snapshot) snapshot = await namespace.options.snapshot(ctx);
+    } catch (err) {
+      entry.pending.delete(sub);
+      this.#detachIfEmpty(channel, entry);
+      throw err;
+    }
+    const recovered = since !== undefined && page.complete;
+    const result: Record<string, unknown> = {
+      epoch: page.position.epoch,
+      offset: page.position.offset,
+      recovered,
+      publications: recovered ? page.publications.map(publicationPayload) : [],
+    };
+    if (snapshot !== undefined) result.snapshot = snapshot;
+    const goLive = (): void => {
+      entry.pending.delete(sub);
+      const held = sub.buffer ?? [];
+      sub.buffer = null;
+      if (sub.cancelled || session.closed) {
+        this.#detachIfEmpty(channel, entry);
+        return;
+      }
+      for (const p of held) if (p.epoch !== page.position.epoch || p.offset > page.position.offset) session.send(p.frame);
+      entry.live.add(session);
+      if (sub.seesPresence) entry.watchers.add(session);
+      if (namespace.trackPresence && session.user) this.#join(session, sub, channel);
+    };
+    return { result, goLive };
+  }
+
+  /** Removes a session's subscription (explicit unsubscribe or disconnect). */
+  unsubscribe(session: Session, sub: Subscription): void {
+    sub.cancelled = true;
+    const entry = this.#channels.get(sub.channel);
+    if (!entry) return;
+    if (sub.buffer !== null) return; // still setting up: goLive sees `cancelled` and cleans up
+    entry.live.delete(session);
+    entry.watchers.delete(session);
+    this.#detachIfEmpty(sub.channel, entry);
+    if (sub.tracked && session.user) {
+      sub.tracked = false;
+      const user = session.user.id;
+      this.presence
+        .leave(sub.channel, user, session.id)
+        .then((change) => (change.changed ? this.layer.publishPresence({ channel: sub.channel, kind: 'leave', user }) : undefined))
+        .catch((err: unknown) => this.log.error({ err, channel: sub.channel }, 'presence leave failed'));
+    }
+  }
+
+  #join(session: Session, sub: Subscription, channel: string): void {
+    const user = session.user!.id;
+    sub.tracked = true;
+    this.presence
+      .join(channel, user, session.id)
+      .then((change) => (change.changed ? this.layer.publishPresence({ channel, kind: 'join', user }) : undefined))
+      .catch((err: unknown) => this.log.error({ err, channel }, 'presence join failed'));
+  }
+
+  #attach(channel: string): ChannelEntry {
+    let entry = this.#channels.get(channel);
+    if (!entry) {
+      const layerReady = this.#chainLayerOp(channel, () => this.layer.subscribe(channel));
+      entry = { live: new Set(), pending: new Set(), watchers: new Set(), layerReady };
+      this.#channels.set(channel, entry);
+    }
+    return entry;
+  }
+
+  #detachIfEmpty(channel: string, entry: ChannelEntry): void {
+    if (entry.live.size > 0 || entry.pending.size > 0 || this.#channels.get(channel) !== entry) return;
+    this.#channels.delete(channel);
+    this.#chainLayerOp(channel, () => this.layer.unsubscribe(channel)).catch((err: unknown) =>
+      this.log.warn({ err, channel }, 'layer unsubscribe failed'),
+    );
+  }
+
+  #chainLayerOp(channel: string, op: () => Promise<void>): Promise<void> {
+    const previous = this.#layerOps.get(channel) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(op);
+    const tracked = next.finally(() => {
+      if (this.#layerOps.get(channel) === tracked) this.#layerOps.delete(channel);
+    });
+    tracked.catch(() => undefined); // the caller handles the failure through `next`
+    this.#layerOps.set(channel, tracked);
+    return next;
+  }
+
+  async #layerCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof LayerUnavailableError) throw new RequestError('unavailable', err.message);
+      throw err;
+    }
+  }
+
+  #onPublication(pub: Publication): void {
+    const entry = this.#channels.get(pub.channel);
+    if (!entry) return;
+    const frame = messageFrame(pub);
+    for (const session of entry.live) session.send(frame);
+    for (const sub of entry.pending) sub.buffer?.push({ epoch: pub.epoch, offset: pub.offset, frame });
+    this.metrics.messagesOut.inc(entry.live.size);
+    this.metrics.deliveryLatency.observe(Math.max(0, Date.now() - pub.time) / 1000);
+  }
+
+  #onPresence(event: PresenceEvent): void {
+    const entry = this.#channels.get(event.channel);
+    if (!entry || entry.watchers.size === 0) return;
+    const frame = presenceFrame(event.kind, event.channel, event.user);
+    for (const session of entry.watchers) session.send(frame);
+    this.metrics.messagesOut.inc(entry.watchers.size);
+  }
+
+  /** The layer may have dropped publications while it was cut off: close the affected sessions
+   * so their clients resubscribe from their last position and recover through history. */
+  #onResubscribed(channels: string[]): void {
+    for (const channel of channels) {
+      const entry = this.#channels.get(channel);
+      if (!entry) continue;
+      for (const session of entry.live) session.close(4000, 'channel layer reconnected; resubscribe to recover');
+    }
+  }
+
+  namespaceOf(channel: string): Namespace | null {
+    const resolved = this.namespaces.resolve(channel, null);
+    return resolved.ok ? resolved.namespace : null;
+  }
+}

@@ -1,0 +1,79 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Gateway } from './gateway.js';
+import type { Session } from './session.js';
+import type { Transport } from './transport.js';
+
+const TEXT = { binary: false } as const;
+/** After a close frame is queued, how long a socket may take to finish before it is cut. */
+const CLOSE_TIMEOUT_MS = 3000;
+
+/** ws as a Transport. Passing a Buffer with binary:false sends it as a text frame without the
+ * per-socket string-to-bytes conversion, which is what makes fan-out serialize once. */
+class WsTransport implements Transport {
+  constructor(readonly ws: WebSocket) {}
+
+  send(frame: Buffer | string): void {
+    if (this.ws.readyState === 1) this.ws.send(frame, TEXT);
+  }
+
+  close(code: number, reason: string): void {
+    // Close reasons are capped at 123 bytes by the protocol.
+    this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
+    setTimeout(() => this.ws.terminate(), CLOSE_TIMEOUT_MS).unref();
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+}
+
+/** Attaches the WebSocket endpoint to an HTTP server: decides each upgrade before accepting it. */
+export function attachWebSockets(server: Server, gateway: Gateway, maxFrameBytes: number): WebSocketServer {
+  // clientTracking off: the gateway tracks sessions; a second Set per socket is memory for nothing.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes, perMessageDeflate: false, clientTracking: false });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    gateway.accept(req).then(
+      (decision) => {
+        if (!decision.ok) {
+          refuse(socket, decision.status, decision.message);
+          return;
+        }
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          const session = decision.open(new WsTransport(ws));
+          wire(ws, session, gateway);
+        });
+      },
+      (err: unknown) => {
+        gateway.log.error({ err }, 'upgrade failed');
+        refuse(socket, 500, 'internal error');
+      },
+    );
+  });
+  return wss;
+}
+
+function wire(ws: WebSocket, session: Session, gateway: Gateway): void {
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    if (isBinary) gateway.onBinary(session);
+    else gateway.onText(session, data.toString('utf8'));
+  });
+  ws.on('close', () => gateway.onClosed(session));
+  // ws reports oversize frames (it closes with 1009 itself) and protocol errors here; without a
+  // listener they would crash the process.
+  ws.on('error', (err) => gateway.log.debug({ err, session: session.id }, 'websocket error'));
+}
+
+function refuse(socket: Duplex, status: number, message: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ error: { code: status === 403 ? 'origin_not_allowed' : status === 404 ? 'not_found' : 'unavailable', message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,74 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { allow } from '../../src/channels/namespaces.js';
+import { loadConfig, type Config, type Limits } from '../../src/config.js';
+import { installDefaultChannels } from '../../src/defaults.js';
+import { Switchboard } from '../../src/switchboard.js';
+
+export const TEST_SECRET = 'test-secret-0123456789abcdef';
+export const TEST_API_KEY = 'test-api-key-0123456789abcdef';
+
+export interface TestServerOptions {
+  limits?: Partial<Limits>;
+  allowAnonymous?: boolean;
+  allowedOrigins?: string[];
+  env?: Config['env'];
+  /** Extra namespaces or routes, declared before listening. */
+  setup?: (sb: Switchboard) => void;
+  /** Reuse a port (e.g. to restart a server where clients expect it). */
+  port?: number;
+  /** Skip listen(): for tests that drive the node with TestClient only. */
+  listen?: boolean;
+}
+
+export interface TestServer {
+  sb: Switchboard;
+  port: number;
+  url: string;
+  wsUrl: string;
+  token(user: string, role?: string, ttlSeconds?: number, tenant?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * A real node on 127.0.0.1 with a random port (unless given), a temporary data folder, fixed
+ * secrets, and these namespaces besides the defaults:
+ * - `room:*`   any authenticated user may subscribe, publish, read history and presence (tracked); history 50
+ * - `tiny:*`   like room, but history keeps 3 publications (to make gaps beyond history)
+ * - `nohist:*` subscribe and publish, no history at all
+ * - `locked:*` declared with no rules: everything denied
+ */
+export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-test-'));
+  const config = loadConfig({ SWITCHBOARD_ENV: options.env ?? 'test' }, {});
+  config.dataDir = dataDir;
+  config.jwtSecret = TEST_SECRET;
+  config.apiKey = TEST_API_KEY;
+  config.host = '127.0.0.1';
+  config.allowAnonymous = options.allowAnonymous ?? false;
+  config.allowedOrigins = options.allowedOrigins ?? [];
+  config.shutdownGraceMs = 1000;
+  Object.assign(config.limits, options.limits);
+  const sb = await Switchboard.create({ config });
+  installDefaultChannels(sb);
+  const open = { subscribe: allow.authenticated, publish: allow.authenticated, history: allow.authenticated, presence: allow.authenticated, trackPresence: true };
+  sb.defineNamespace('room', { ...open, historySize: 50 })
+    .defineNamespace('tiny', { ...open, historySize: 3 })
+    .defineNamespace('nohist', { subscribe: allow.authenticated, publish: allow.authenticated, historySize: 0 })
+    .defineNamespace('locked', {});
+  options.setup?.(sb);
+  let port = 0;
+  if (options.listen !== false) port = (await sb.listen(options.port ?? 0, '127.0.0.1')).port;
+  return {
+    sb,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    token: (user, role = 'customer', ttlSeconds = 3600, tenant) => sb.mintToken(tenant ? { user, role, ttlSeconds, tenant } : { user, role, ttlSeconds }),
+    close: async () => {
+      await sb.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { ChannelLayer, PresenceEvent, Publication, PublishOptions } from '../../src/layer/channel-layer.js';
+
+export interface LayerFactory {
+  /** A fresh layer; `clock` lets age-limit tests move time where the implementation supports it. */
+  create(): Promise<ChannelLayer>;
+  /** Makes the layer lose its streams (memory: a new instance; Redis: a flush), returning the layer to use next. */
+  lose?(layer: ChannelLayer): Promise<ChannelLayer>;
+  /** Milliseconds to wait for an age limit to expire; the suite publishes with ttl = this / 2. */
+  ageWaitMs?: number;
+}
+
+const keep: PublishOptions = { historySize: 100, historyTtlMs: 60_000 };
+let unique = 0;
+const channelName = (what: string) => `conf:${what}-${process.pid}-${Date.now()}-${unique++}`;
+
+/** The channel-layer contract, run against every implementation (see ChannelLayer's doc comment). */
+export function channelLayerConformance(name: string, factory: LayerFactory): void {
+  describe(`ChannelLayer conformance: ${name}`, () => {
+    let layer: ChannelLayer;
+    const received: Publication[] = [];
+    const presence: PresenceEvent[] = [];
+
+    before(async () => {
+      layer = await factory.create();
+      await layer.start({ publication: (p) => received.push(p), presence: (e) => presence.push(e) });
+    });
+    after(async () => layer.close());
+
+    const waitFor = async (check: () => boolean, what: string) => {
+      for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(check(), `timed out waiting for ${what}`);
+    };
+
+    test('offsets start at 1 and rise by exactly 1 per channel, with one epoch', async () => {
+      const a = channelName('a');
+      const b = channelName('b');
+      const positions = [];
+      for (let i = 0; i < 5; i++) positions.push(await layer.publish(a, 'e', JSON.stringify(i), keep));
+      const pb = await layer.publish(b, 'e', '0', keep);
+      assert.deepEqual(positions.map((p) => p.offset), [1, 2, 3, 4, 5]);
+      assert.equal(new Set(positions.map((p) => p.epoch)).size, 1);
+      assert.equal(pb.offset, 1, 'another channel has its own offsets');
+    });
+
+    test('concurrent publishes get distinct consecutive offsets', async () => {
+      const ch = channelName('concurrent');
+      const positions = await Promise.all(Array.from({ length: 50 }, (_, i) => layer.publish(ch, 'e', String(i), keep)));
+      assert.deepEqual(positions.map((p) => p.offset).sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => i + 1));
+    });
+
+    test('history returns publications after a position, oldest first, with the current position', async () => {
+      const ch = channelName('hist');
+      const first = await layer.publish(ch, 'e', '1', keep);
+      await layer.publish(ch, 'e', '2', keep);
+      const last = await layer.publish(ch, 'f', '{"x":3}', keep);
+      const page = await layer.history(ch, { since: first });
+      assert.equal(page.complete, true);
+      assert.deepEqual(page.position, last);
+      assert.deepEqual(page.publications.map((p) => [p.offset, p.event, p.json]), [[2, 'e', '2'], [3, 'f', '{"x":3}']]);
+      assert.ok(page.publications.every((p) => p.channel === ch && p.epoch === last.epoch && typeof p.time === 'number'));
+    });
+
+    test('history since the current position is complete and empty', async () => {
+      const ch = channelName('top');
+      const pos = await layer.publish(ch, 'e', '1', keep);
+      const page = await layer.history(ch, { since: pos });
+      assert.equal(page.complete, true);
+      assert.deepEqual(page.publications, []);
+    });
+
+    test('history of an unused channel has offset 0 and a stable epoch for later publishes', async () => {
+      const ch = channelName('fresh');
+      const empty = await layer.history(ch, { limit: 0 });
+      assert.equal(empty.position.offset, 0);
+      const pos = await layer.publish(ch, 'e', '1', keep);
+      assert.equal(pos.epoch, empty.position.epoch);
+      const page = await layer.history(ch, { since: empty.position });
+      assert.equal(page.complete, true);
+      assert.equal(page.publications.length, 1);
+    });
+
+    test('limit without since returns the newest publications, oldest first; with since, the first after it', async () => {
+      const ch = channelName('limit');
+      for (let i = 1; i <= 10; i++) await layer.publish(ch, 'e', String(i), keep);
+      assert.deepEqual((await layer.history(ch, { limit: 3 })).publications.map((p) => p.offset), [8, 9, 10]);
+      const epoch = (await layer.history(ch, { limit: 0 })).position.epoch;
+      assert.deepEqual((await layer.history(ch, { since: { epoch, offset: 2 }, limit: 3 })).publications.map((p) => p.offset), [3, 4, 5]);
+      assert.deepEqual((await layer.history(ch, { limit: 0 })).publications, []);
+    });
+
+    test('history is bounded by size: a position before the retained window is not complete', async () => {
+      const ch = channelName('size');
+      const small: PublishOptions = { historySize: 3, historyTtlMs: 60_000 };
+      const first = await layer.publish(ch, 'e', '1', small);
+      for (let i = 2; i <= 6; i++) await layer.publish(ch, 'e', String(i), small);
+      const all = await layer.history(ch, {});
+      assert.deepEqual(all.publications.map((p) => p.offset), [4, 5, 6]);
+      const gap = await layer.history(ch, { since: first });
+      assert.equal(gap.complete, false);
+      assert.deepEqual(gap.publications, []);
+      assert.equal(gap.position.offset, 6);
+      const edge = await layer.history(ch, { since: { epoch: first.epoch, offset: 3 } });
+      assert.equal(edge.complete, true, 'the publication right after the position is still there');
+      assert.deepEqual(edge.publications.map((p) => p.offset), [4, 5, 6]);
+    });
+
+    test('history is bounded by age', async () => {
+      const wait = factory.ageWaitMs ?? 1200;
+      const ch = channelName('age');
+      const first = await layer.publish(ch, 'e', '1', { historySize: 100, historyTtlMs: Math.max(1, Math.floor(wait / 2)) });
+      await new Promise((r) => setTimeout(r, wait));
+      const page = await layer.history(ch, {});
+      assert.deepEqual(page.publications, []);
+      assert.equal(page.position.offset, 1, 'the position survives its publications');
+      const since = await layer.history(ch, { since: { epoch: first.epoch, offset: 0 } });
+      assert.equal(since.complete, false);
+    });
+
+    test('a foreign epoch or a position from the future is not complete', async () => {
+      const ch = channelName('epoch');
+      const pos = await layer.publish(ch, 'e', '1', keep);
+      assert.equal((await layer.history(ch, { since: { epoch: 'not-this-one', offset: 0 } })).complete, false);
+      assert.equal((await layer.history(ch, { since: { epoch: pos.epoch, offset: 99 } })).complete, false);
+    });
+
+    test('subscribed channels are delivered in offset order; unsubscribed ones are not', async () => {
+      const ch = channelName('deliver');
+      const other = channelName('other');
+      await layer.subscribe(ch);
+      for (let i = 1; i <= 20; i++) await layer.publish(ch, 'e', String(i), keep);
+      await layer.publish(other, 'e', '1', keep);
+      await waitFor(() => received.filter((p) => p.channel === ch).length === 20, '20 deliveries');
+      assert.deepEqual(received.filter((p) => p.channel === ch).map((p) => p.offset), Array.from({ length: 20 }, (_, i) => i + 1));
+      assert.equal(received.filter((p) => p.channel === other).length, 0);
+      await layer.unsubscribe(ch);
+      await layer.publish(ch, 'e', '21', keep);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(received.filter((p) => p.channel === ch).length, 20);
+    });
+
+    test('a publication is in history before any subscriber sees it', async () => {
+      const ch = channelName('atomic');
+      await layer.subscribe(ch);
+      const seenInHistory: boolean[] = [];
+      const count = received.length;
+      await layer.publish(ch, 'e', '1', keep);
+      await waitFor(() => received.length > count, 'delivery');
+      const pub = received.find((p) => p.channel === ch)!;
+      const page = await layer.history(ch, {});
+      seenInHistory.push(page.publications.some((p) => p.offset === pub.offset));
+      assert.deepEqual(seenInHistory, [true]);
+      await layer.unsubscribe(ch);
+    });
+
+    test('stored data is a copy of what was published', async () => {
+      const ch = channelName('copy');
+      const data = { items: [1, 2] };
+      const json = JSON.stringify(data);
+      await layer.publish(ch, 'e', json, keep);
+      data.items.push(3);
+      const page = await layer.history(ch, {});
+      assert.deepEqual(JSON.parse(page.publications[0]!.json), { items: [1, 2] });
+      assert.throws(() => {
+        (page.publications[0] as { json: string }).json = 'x';
+      });
+    });
+
+    test('presence events reach subscribed nodes and are not stored', async () => {
+      const ch = channelName('presence');
+      await layer.subscribe(ch);
+      await layer.publishPresence({ channel: ch, kind: 'join', user: 'u1' });
+      await layer.publishPresence({ channel: ch, kind: 'leave', user: 'u1' });
+      await waitFor(() => presence.filter((e) => e.channel === ch).length === 2, 'presence events');
+      assert.deepEqual(presence.filter((e) => e.channel === ch).map((e) => e.kind), ['join', 'leave']);
+      assert.equal((await layer.history(ch, {})).position.offset, 0);
+      await layer.unsubscribe(ch);
+    });
+
+    test('losing the streams changes the epoch: old positions are not complete', async () => {
+      if (!factory.lose) return;
+      const ch = channelName('lost');
+      const pos = await layer.publish(ch, 'e', '1', keep);
+      layer = await factory.lose(layer);
+      await layer.start({ publication: (p) => received.push(p), presence: (e) => presence.push(e) });
+      const page = await layer.history(ch, { since: pos });
+      assert.equal(page.complete, false);
+      assert.notEqual(page.position.epoch, pos.epoch);
+    });
+
+    test('ready() is true while open; calls after close fail with a clear error', async () => {
+      const other = await factory.create();
+      await other.start({ publication: () => undefined, presence: () => undefined });
+      assert.equal(other.ready(), true);
+      await other.close();
+      assert.equal(other.ready(), false);
+      await assert.rejects(other.publish(channelName('closed'), 'e', '1', keep), /closed|unavailable/i);
+    });
+  });
+}
