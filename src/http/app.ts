@@ -35,10 +35,14 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
     if (err instanceof HttpError) return reply.status(err.status).send({ error: { code: err.code, message: err.message, details: err.details ?? {} } });
-    const status = typeof (err as { statusCode?: unknown }).statusCode === 'number' ? (err as { statusCode: number }).statusCode : 500;
-    if (status >= 500) deps.log.error({ err }, 'request failed');
-    const code = (err as { code?: string }).code ?? 'internal';
-    return reply.status(status).send({ error: { code: status >= 500 ? 'internal' : code, message: status >= 500 ? 'internal error' : err.message, details: {} } });
+    const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
+    if (status >= 500) {
+      deps.log.error({ err }, 'request failed');
+      return reply.status(status).send({ error: { code: 'internal', message: 'internal error', details: {} } });
+    }
+    // Fastify's own 4xx (unparsable JSON, body too large, wrong content type) in our error shape.
+    const code = status === 413 ? 'body_too_large' : status === 415 ? 'unsupported_media_type' : 'invalid_body';
+    return reply.status(status).send({ error: { code, message: err.message, details: {} } });
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url}`, details: {} } }));
 

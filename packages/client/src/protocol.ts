@@ -219,7 +219,6 @@ export const ErrorCodes = {
   rate_limited: { temporary: true, message: 'Too many messages; slow down' },
   invalid_token: { temporary: false, message: 'The token is malformed, badly signed or expired' },
   token_user_mismatch: { temporary: false, message: 'A refreshed token must belong to the same user' },
-  data_too_large: { temporary: false, message: 'The publication data is larger than the limit' },
   unavailable: { temporary: true, message: 'The channel layer is unavailable; try again' },
   internal: { temporary: true, message: 'The server failed to handle the request' },
 } as const satisfies Record<string, { temporary: boolean; message: string }>;
