@@ -76,6 +76,11 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const flags = parseFlags(args);
+  // `serve --help` (docs/configuration.md) prints the usage rather than failing on an unknown flag.
+  if (flags.help === 'true' && (command === 'serve' || command === 'token')) {
+    process.stdout.write(USAGE);
+    return;
+  }
   if (command === 'serve') return serve(flags);
   if (command === 'token') return token(flags);
   throw new ConfigError([`unknown command '${command}'`]);

@@ -20,8 +20,16 @@ export function isOriginAllowed(origin: string | undefined, host: string | undef
     return false;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
-  const normalized = `${url.protocol}//${url.host}`;
   if (host !== undefined && url.host === host.toLowerCase()) return true;
   if (policy.allowLocalhost && LOCAL_HOSTS.has(url.hostname)) return true;
-  return policy.allowedOrigins.some((allowed) => allowed === '*' || allowed.toLowerCase() === normalized);
+  return policy.allowedOrigins.some((allowed) => allowed === '*' || originOf(allowed) === url.origin);
+}
+
+/** `https://shop.example.com:443/` and `https://shop.example.com` are the same origin. */
+function originOf(allowed: string): string | null {
+  try {
+    return new URL(allowed).origin;
+  } catch {
+    return null;
+  }
 }

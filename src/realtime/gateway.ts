@@ -81,6 +81,8 @@ export class Gateway {
     }
     const token = url.searchParams.get('token') ?? cookieValue(req.headers.cookie, TOKEN_COOKIE);
     const verified = token ? await this.tokens.verify(token) : null;
+    // Shutdown may have begun while the token was being verified: such a session would never be told to go.
+    if (this.#shuttingDown) return { ok: false, status: 503, message: 'server is shutting down' };
     return { ok: true, open: (transport) => this.#open(transport, verified, route) };
   }
 
@@ -89,7 +91,9 @@ export class Gateway {
     const session = new Session(this, transport, Date.now(), limits.heartbeatMs, { perSecond: limits.messagesPerSecond, burst: limits.messageBurst });
     this.sessions.add(session);
     if (route) this.#routeOf.set(session, route);
-    if (verified && !verified.ok) {
+    if (this.#shuttingDown) {
+      this.close(session, CloseCodes.shutdown, 'server shutting down');
+    } else if (verified && !verified.ok) {
       this.close(session, verified.reason === 'expired' ? CloseCodes.tokenExpired : CloseCodes.unauthorized, verified.detail);
     } else if (verified) {
       this.authenticate(session, verified.user, verified.expiresAt);
@@ -144,7 +148,9 @@ export class Gateway {
     }
     const req = parsed.frame as ClientRequest;
     const connecting = this.#connecting.get(session);
-    if (connecting && req.op !== 'connect') {
+    // Everything waits for a connect in flight, a second connect too (it then gets already_connected
+    // instead of authenticating the session twice and taking a second per-user connection slot).
+    if (connecting) {
       void connecting.then(() => this.#dispatch(session, req));
       return;
     }

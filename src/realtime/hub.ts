@@ -6,8 +6,13 @@ import { LayerUnavailableError } from '../layer/channel-layer.js';
 import type { Metrics } from '../metrics.js';
 import type { PresenceStore } from '../presence/presence-store.js';
 import { messageFrame, presenceFrame, publicationPayload } from './frames.js';
+import { RawJson, stringify } from './raw-json.js';
 import { RequestError } from './reply-error.js';
 import type { Session, Subscription } from './session.js';
+
+function toRawJson(value: unknown): RawJson | undefined {
+  return value === undefined ? undefined : new RawJson(stringify(value));
+}
 
 /** This node's subscribers of one channel. */
 interface ChannelEntry {
@@ -89,10 +94,12 @@ export class Hub {
     let page: HistoryPage;
     let snapshot: unknown;
     try {
-      await entry.layerReady;
+      await this.#layerCall(() => entry.layerReady);
       sub.seesPresence = namespace.trackPresence && (await isAllowed(namespace, 'presence', ctx));
       page = await this.history(channel, since ? { since } : { limit: 0 });
-      if (namespace.options.snapshot) snapshot = await namespace.options.snapshot(ctx);
+      // Serialized here, so a value JSON cannot hold (a BigInt, a cycle) fails this subscribe through
+      // the cleanup below instead of throwing later while the reply is written.
+      if (namespace.options.snapshot) snapshot = toRawJson(await namespace.options.snapshot(ctx));
     } catch (err) {
       entry.pending.delete(sub);
       this.#detachIfEmpty(channel, entry);

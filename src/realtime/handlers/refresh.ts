@@ -8,7 +8,9 @@ import type { Handler } from './index.js';
 export const refresh: Handler<RefreshRequest> = async (gateway, session, req) => {
   const verified = await gateway.tokens.verify(req.token);
   if (!verified.ok) throw new RequestError('invalid_token', verified.detail, 'token');
-  if (session.user && verified.user.id !== session.user.id) throw new RequestError('token_user_mismatch', undefined, 'token');
+  // An anonymous connection has no user to match: it must reconnect with the token rather than
+  // become a user here, uncounted by the per-user connection limit.
+  if (verified.user.id !== session.user?.id) throw new RequestError('token_user_mismatch', undefined, 'token');
   session.user = verified.user;
   session.expiresAt = verified.expiresAt;
   return { result: { expiresAt: isoOrNull(verified.expiresAt) } };

@@ -1,0 +1,280 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { loadConfig } from '../../src/config.js';
+import { Switchboard } from '../../src/switchboard.js';
+import { TEST_SECRET } from '../helpers/server.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+const children = new Set<ChildProcess>();
+
+/** A clean environment: nothing inherited but PATH, so the developer's settings cannot leak in. */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...extra };
+}
+
+function start(args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<Run>; output: () => { stdout: string; stderr: string } } {
+  const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const done = new Promise<Run>((resolve) => {
+    child.on('close', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return { child, done, output: () => ({ stdout, stderr }) };
+}
+
+/** Runs the CLI to completion, killing it if it takes longer than `timeoutMs`. */
+async function run(args: string[], env: Record<string, string>, timeoutMs = 10_000): Promise<Run> {
+  const { child, done } = start(args, env);
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const result = await done;
+  clearTimeout(timer);
+  assert.notEqual(result.signal, 'SIGKILL', `switchboard ${args.join(' ')} did not finish within ${timeoutMs} ms: ${JSON.stringify(result)}`);
+  return result;
+}
+
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function waitUntil(check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The URL from the `Switchboard listening on` log line (pino JSON on stdout). */
+function listeningUrl(stdout: string): string | null {
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const entry = JSON.parse(line) as { msg?: string; url?: string };
+      if (entry.msg?.startsWith('Switchboard listening on') && entry.url) return entry.url;
+    } catch {
+      // a partial line; the next read completes it
+    }
+  }
+  return null;
+}
+
+let dataDir: string;
+before(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'switchboard-cli-'));
+});
+after(async () => {
+  for (const child of children) if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+void describe('switchboard help', () => {
+  void test('help, --help, no command and serve --help print the usage and exit 0', async () => {
+    const variants = [['help'], ['--help'], [], ['serve', '--help']];
+    const results = await Promise.all(variants.map((args) => run(args, { SWITCHBOARD_DATA: dataDir })));
+    for (const [i, args] of variants.entries()) {
+      const result = results[i]!;
+      assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stdout, /^usage: switchboard <command>/);
+      assert.match(result.stdout, /--jwt-secret\s+SWITCHBOARD_JWT_SECRET/);
+      assert.match(result.stdout, /--shutdown-grace-ms\s+SWITCHBOARD_SHUTDOWN_GRACE_MS/);
+    }
+  });
+
+  void test('an unknown command or a stray argument exits 2 with the usage on stderr', async () => {
+    const [unknown, stray] = await Promise.all([run(['launch'], { SWITCHBOARD_DATA: dataDir }), run(['token', 'alice'], { SWITCHBOARD_DATA: dataDir })]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown command 'launch'/);
+    assert.match(unknown.stderr, /usage: switchboard/);
+    assert.equal(unknown.stdout, '');
+    assert.equal(stray.code, 2);
+    assert.match(stray.stderr, /unexpected argument 'alice'/);
+  });
+});
+
+void describe('switchboard token', () => {
+  void test('mints a JWT with the data folder’s secret that the node verifies', async () => {
+    const folder = join(dataDir, 'token-kept');
+    const result = await run(['token', '--user', 'u', '--role', 'admin'], { SWITCHBOARD_DATA: folder });
+    assert.equal(result.code, 0, result.stderr);
+    const token = result.stdout.trim();
+    assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+    assert.equal(result.stdout, `${token}\n`, 'only the token on stdout');
+    // The secret was generated into the data folder, readable by its owner only.
+    const secretFile = join(folder, 'jwt-secret');
+    assert.equal((await stat(secretFile)).mode & 0o777, 0o600);
+    assert.ok((await readFile(secretFile, 'utf8')).trim().length >= 16);
+
+    const config = loadConfig({ SWITCHBOARD_ENV: 'test', SWITCHBOARD_DATA: folder });
+    const sb = await Switchboard.create({ config });
+    try {
+      const verified = await sb.tokens.verify(token);
+      assert.ok(verified.ok, JSON.stringify(verified));
+      assert.deepEqual(verified.user, { id: 'u', role: 'admin' });
+      assert.ok(verified.expiresAt !== null && Math.abs(verified.expiresAt - (Date.now() + 3_600_000)) < 10_000, String(verified.expiresAt));
+      // A second run keeps the same secret.
+      const again = await run(['token', '--user=v', '--tenant=acme', '--ttl=0'], { SWITCHBOARD_DATA: folder });
+      assert.equal(again.code, 0, again.stderr);
+      const second = await sb.tokens.verify(again.stdout.trim());
+      assert.ok(second.ok, JSON.stringify(second));
+      assert.deepEqual(second.user, { id: 'v', role: 'customer', tenant: 'acme' });
+      assert.equal(second.expiresAt, null, '--ttl 0: no expiry');
+    } finally {
+      await sb.close();
+    }
+  });
+
+  void test('uses SWITCHBOARD_JWT_SECRET when set', async () => {
+    const result = await run(['token', '--user', 'w'], { SWITCHBOARD_DATA: join(dataDir, 'unused'), SWITCHBOARD_JWT_SECRET: TEST_SECRET });
+    assert.equal(result.code, 0, result.stderr);
+    const config = loadConfig({ SWITCHBOARD_ENV: 'test', SWITCHBOARD_JWT_SECRET: TEST_SECRET, SWITCHBOARD_DATA: join(dataDir, 'unused2') });
+    const sb = await Switchboard.create({ config });
+    try {
+      const verified = await sb.tokens.verify(result.stdout.trim());
+      assert.ok(verified.ok && verified.user.id === 'w', JSON.stringify(verified));
+    } finally {
+      await sb.close();
+    }
+    await assert.rejects(stat(join(dataDir, 'unused', 'jwt-secret')), 'no secret is generated when one is given');
+  });
+
+  void test('bad arguments exit 2 with a clear message', async () => {
+    const cases: [string[], RegExp][] = [
+      [['token'], /--user is required/],
+      [['token', '--role', 'admin'], /--user is required/],
+      [['token', '--user', 'u', '--ttl', '-5'], /--ttl must be a whole number of seconds \(got '-5'\)/],
+      [['token', '--user', 'u', '--ttl', 'soon'], /--ttl must be a whole number/],
+      [['token', '--user', 'u', '--bogus', 'x'], /unknown flag --bogus/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => run(args, { SWITCHBOARD_DATA: dataDir })));
+    for (const [i, [args, message]] of cases.entries()) {
+      const result = results[i]!;
+      assert.equal(result.code, 2, args.join(' '));
+      assert.match(result.stderr, message);
+      assert.equal(result.stdout, '');
+    }
+  });
+});
+
+void describe('switchboard serve', () => {
+  void test('a bad PORT exits 2 naming the variable and the value', async () => {
+    const result = await run(['serve'], { SWITCHBOARD_DATA: dataDir, PORT: 'abc' });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^switchboard: invalid configuration:\n {2}- PORT="abc": /);
+    assert.equal(listeningUrl(result.stdout), null);
+  });
+
+  void test('every bad setting is reported at once; flags are named as flags', async () => {
+    const result = await run(['serve', '--heartbeat-ms', '5'], { SWITCHBOARD_DATA: dataDir, PORT: '70000', SWITCHBOARD_ALLOWED_ORIGINS: 'shop.example.com' });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /- PORT="70000": /);
+    assert.match(result.stderr, /- --heartbeat-ms="5": /);
+    assert.match(result.stderr, /- SWITCHBOARD_ALLOWED_ORIGINS="shop.example.com": each origin must look like/);
+  });
+
+  void test('production without a secret and origins exits 2 naming both', async () => {
+    const result = await run(['serve'], { SWITCHBOARD_DATA: dataDir, SWITCHBOARD_ENV: 'production' });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /SWITCHBOARD_JWT_SECRET must be set in production/);
+    assert.match(result.stderr, /SWITCHBOARD_ALLOWED_ORIGINS must be set in production/);
+  });
+
+  void test('REDIS_URL in this build exits 2 with a message rather than running without it', async () => {
+    const result = await run(['serve'], { SWITCHBOARD_DATA: dataDir, REDIS_URL: 'redis://127.0.0.1:6379' });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /REDIS_URL is set/);
+  });
+
+  void test('starts, answers /healthz, and on SIGTERM closes WebSocket clients with 4000 and exits 0', async () => {
+    const server = start(['serve'], { SWITCHBOARD_DATA: join(dataDir, 'serve'), SWITCHBOARD_JWT_SECRET: TEST_SECRET, SWITCHBOARD_SHUTDOWN_GRACE_MS: '3000' });
+    const pid = server.child.pid!;
+    try {
+      await waitUntil(() => listeningUrl(server.output().stdout) !== null || server.child.exitCode !== null, 10_000, 'the listening log line');
+      const url = listeningUrl(server.output().stdout);
+      assert.ok(url, `no listening line: ${JSON.stringify(server.output())}`);
+      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
+
+      const health = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(3000) });
+      assert.equal(health.status, 200);
+      assert.deepEqual(await health.json(), { status: 'ok' });
+      assert.equal((await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(3000) })).status, 200);
+
+      // A token from the CLI, for the same secret.
+      const minted = await run(['token', '--user', 'sigterm-user'], { SWITCHBOARD_DATA: join(dataDir, 'serve'), SWITCHBOARD_JWT_SECRET: TEST_SECRET });
+      assert.equal(minted.code, 0, minted.stderr);
+      const ws = new WebSocket(`${url.replace('http', 'ws')}/ws?token=${encodeURIComponent(minted.stdout.trim())}`);
+      try {
+        const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+        const welcome = await within(
+          new Promise<{ op: string; user: { id: string } }>((resolve, reject) => {
+            ws.once('message', (data: WebSocket.RawData) => resolve(JSON.parse(data.toString()) as { op: string; user: { id: string } }));
+            ws.once('error', reject);
+          }),
+          3000,
+          'the welcome',
+        );
+        assert.equal(welcome.op, 'welcome');
+        assert.equal(welcome.user.id, 'sigterm-user');
+
+        process.kill(pid, 'SIGTERM');
+        const close = await within(closed, 5000, 'the close frame');
+        assert.equal(close.code, 4000);
+        assert.match(close.reason, /shutting down/);
+        const exit = await within(server.done, 8000, 'the process to exit');
+        assert.equal(exit.code, 0, exit.stderr);
+        assert.equal(exit.signal, null);
+        assert.match(exit.stdout, /shutting down/);
+      } finally {
+        ws.terminate();
+      }
+    } finally {
+      if (server.child.exitCode === null && server.child.signalCode === null) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  void test('SIGINT with no clients exits 0 promptly; the port is released', async () => {
+    const server = start(['serve'], { SWITCHBOARD_DATA: join(dataDir, 'serve-int') });
+    const pid = server.child.pid!;
+    try {
+      await waitUntil(() => listeningUrl(server.output().stdout) !== null || server.child.exitCode !== null, 10_000, 'the listening log line');
+      const url = listeningUrl(server.output().stdout);
+      assert.ok(url, JSON.stringify(server.output()));
+      assert.equal((await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(3000) })).status, 200);
+      const started = Date.now();
+      process.kill(pid, 'SIGINT');
+      const exit = await within(server.done, 5000, 'the process to exit');
+      assert.equal(exit.code, 0, exit.stderr);
+      assert.ok(Date.now() - started < 3000, 'no grace wait without clients');
+      await assert.rejects(fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) }));
+      // Development: the generated secrets are in the data folder.
+      assert.ok((await stat(join(dataDir, 'serve-int', 'jwt-secret'))).isFile());
+      assert.ok((await stat(join(dataDir, 'serve-int', 'api-key'))).isFile());
+    } finally {
+      if (server.child.exitCode === null && server.child.signalCode === null) process.kill(pid, 'SIGKILL');
+    }
+  });
+});
