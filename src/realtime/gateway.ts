@@ -263,7 +263,7 @@ export class Gateway {
         this.close(session, CloseCodes.tokenExpired, 'token expired; reconnect with a new one');
       } else if (now >= session.nextPingAt) {
         session.nextPingAt = now + heartbeatMs;
-        session.send(PING_FRAME);
+        session.deliver(PING_FRAME);
       }
     }
   }

@@ -121,7 +121,7 @@ export class Hub {
         this.#detachIfEmpty(channel, entry);
         return;
       }
-      for (const p of held) if (p.epoch !== page.position.epoch || p.offset > page.position.offset) session.send(p.frame);
+      for (const p of held) if (p.epoch !== page.position.epoch || p.offset > page.position.offset) session.deliver(p.frame);
       entry.live.add(session);
       if (sub.seesPresence) entry.watchers.add(session);
       if (namespace.trackPresence && session.user) this.#join(session, sub, channel);
@@ -199,7 +199,7 @@ export class Hub {
     const entry = this.#channels.get(pub.channel);
     if (!entry) return;
     const frame = messageFrame(pub);
-    for (const session of entry.live) session.send(frame);
+    for (const session of entry.live) session.deliver(frame);
     for (const sub of entry.pending) sub.buffer?.push({ epoch: pub.epoch, offset: pub.offset, frame });
     this.metrics.messagesOut.inc(entry.live.size);
     this.metrics.deliveryLatency.observe(Math.max(0, Date.now() - pub.time) / 1000);
@@ -209,7 +209,7 @@ export class Hub {
     const entry = this.#channels.get(event.channel);
     if (!entry || entry.watchers.size === 0) return;
     const frame = presenceFrame(event.kind, event.channel, event.user);
-    for (const session of entry.watchers) session.send(frame);
+    for (const session of entry.watchers) session.deliver(frame);
     this.metrics.messagesOut.inc(entry.watchers.size);
   }
 

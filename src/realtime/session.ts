@@ -56,9 +56,16 @@ export class Session {
     this.bucket = new TokenBucket(rate.perSecond, rate.burst, now);
   }
 
-  /** Writes a frame; a client whose unsent backlog passes the bound is closed rather than let
-   * grow the server's memory without limit. It reconnects and recovers from history. */
+  /** Writes a frame the client asked for (replies, welcome); not subject to the backlog bound, so a
+   * large recovery reply cannot itself get the client closed. */
   send(frame: Buffer | string): void {
+    if (!this.closed) this.transport.send(frame);
+  }
+
+  /** Writes a pushed frame (publication, presence, heartbeat). A client whose unsent backlog passes
+   * the bound is closed rather than let grow the server's memory without limit; it reconnects and
+   * recovers from history. */
+  deliver(frame: Buffer): void {
     if (this.closed) return;
     this.transport.send(frame);
     if (this.transport.bufferedAmount > this.owner.limits.maxBufferedBytes) {
