@@ -226,6 +226,9 @@ export class Gateway {
         return;
       }
       for (const channel of channels) {
+        // The client may have subscribed to the alias's channel itself while the route resolved:
+        // it already has what the alias would give it.
+        if (session.subs.has(channel)) continue;
         const outcome = await subscribeChannel(this, session, channel, undefined);
         session.send(serverFrame({ op: 'subscribed', channel, ...(outcome.result as Record<string, unknown>) }));
         outcome.after?.();
