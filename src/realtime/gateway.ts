@@ -7,7 +7,7 @@ import type { RouteMatch, RouteTable } from '../channels/routes.js';
 import type { Limits } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { PING_FRAME, errorFrame, parseClientFrame, replyError, replyOk, serverFrame } from './frames.js';
-import { handlers, type Handler } from './handlers/index.js';
+import { handlers, type Handler, type Outcome } from './handlers/index.js';
 import { subscribeChannel } from './handlers/subscribe.js';
 import type { Hub } from './hub.js';
 import { RequestError } from './reply-error.js';
@@ -121,7 +121,8 @@ export class Gateway {
     const route = this.#routeOf.get(session);
     if (route) {
       this.#routeOf.delete(session);
-      void this.#subscribeRoute(session, route);
+      // #subscribeRoute handles its own errors; this catch is for a throw from that handling itself.
+      this.#subscribeRoute(session, route).catch((err: unknown) => this.log.error({ err, session: session.id }, 'path alias subscribe failed'));
     }
     return true;
   }
@@ -169,13 +170,20 @@ export class Gateway {
       return Promise.resolve();
     }
     const handler = handlers[req.op] as Handler<ClientRequest>;
-    return handler(this, session, req).then(
-      (outcome) => {
-        session.send(replyOk(req.id, outcome.result));
-        outcome.after?.();
-      },
-      (err: unknown) => this.#fail(session, req.id, this.#asRequestError(err, req.op)),
-    );
+    return handler(this, session, req)
+      .then(
+        (outcome) => {
+          session.send(replyOk(req.id, outcome.result));
+          outcome.after?.();
+        },
+        (err: unknown) => this.#fail(session, req.id, this.#asRequestError(err, req.op)),
+      )
+      .catch((err: unknown) => {
+        // Writing the reply or its follow-up (a subscription going live) failed: the session's state
+        // is unknown, so end it rather than let the rejection go unhandled and stop the process.
+        this.log.error({ err, op: req.op, session: session.id }, 'request failed after its handler');
+        this.close(session, CloseCodes.internalError, 'internal error');
+      });
   }
 
   onBinary(session: Session): void {
@@ -229,7 +237,14 @@ export class Gateway {
         // The client may have subscribed to the alias's channel itself while the route resolved:
         // it already has what the alias would give it.
         if (session.subs.has(channel)) continue;
-        const outcome = await subscribeChannel(this, session, channel, undefined);
+        let outcome: Outcome;
+        try {
+          outcome = await subscribeChannel(this, session, channel, undefined);
+        } catch (err) {
+          // ...or while this subscribe was being authorized (slow resolver and rule): the same.
+          if (err instanceof RequestError && err.code === 'already_subscribed') continue;
+          throw err;
+        }
         session.send(serverFrame({ op: 'subscribed', channel, ...(outcome.result as Record<string, unknown>) }));
         outcome.after?.();
       }

@@ -10,6 +10,17 @@ const TEXT = { binary: false } as const;
 /** After a close frame is queued, how long a socket may take to finish before it is cut. */
 const CLOSE_TIMEOUT_MS = 3000;
 
+/** Close reasons are capped at 123 bytes by the protocol (ws throws past that). The cut goes back to
+ * a character boundary: half a character would decode to U+FFFD, 3 bytes, and overshoot the cap.
+ * Reasons can carry client input (a channel from an alias path), so this must never throw. */
+export function closeReason(reason: string): string {
+  const bytes = Buffer.from(reason);
+  if (bytes.length <= 123) return reason;
+  let end = 123;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--; // bytes[end] continues the character before it
+  return bytes.subarray(0, end).toString();
+}
+
 /** ws as a Transport. Passing a Buffer with binary:false sends it as a text frame without the
  * per-socket string-to-bytes conversion, which is what makes fan-out serialize once. */
 class WsTransport implements Transport {
@@ -20,8 +31,7 @@ class WsTransport implements Transport {
   }
 
   close(code: number, reason: string): void {
-    // Close reasons are capped at 123 bytes by the protocol.
-    this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
+    this.ws.close(code, closeReason(reason));
     setTimeout(() => this.ws.terminate(), CLOSE_TIMEOUT_MS).unref();
   }
 
