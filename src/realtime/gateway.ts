@@ -79,7 +79,7 @@ export class Gateway {
     if (!isOriginAllowed(req.headers.origin, req.headers.host, this.options.origins)) {
       return { ok: false, status: 403, message: `origin ${String(req.headers.origin)} is not allowed` };
     }
-    const token = url.searchParams.get('token') ?? cookieValue(req.headers.cookie, TOKEN_COOKIE);
+    const token = url.searchParams.get('token') || cookieValue(req.headers.cookie, TOKEN_COOKIE);
     const verified = token ? await this.tokens.verify(token) : null;
     // Shutdown may have begun while the token was being verified: such a session would never be told to go.
     if (this.#shuttingDown) return { ok: false, status: 503, message: 'server is shutting down' };
@@ -131,16 +131,23 @@ export class Gateway {
     const now = Date.now();
     session.lastSeenAt = now;
     this.metrics.messagesIn.inc();
+    // Every frame, pongs included, takes a token before it is parsed: parsing up to 64 KiB is the
+    // cost a flood would impose, so it is bounded by the rate plus one burst of refusals.
+    const balance = session.bucket.take(now);
+    if (balance <= -this.options.limits.messageBurst) {
+      this.close(session, CloseCodes.rateLimited, 'message rate limit exceeded');
+      return;
+    }
     const parsed = parseClientFrame(text);
     if (parsed.ok && parsed.frame.op === 'pong') return;
-    const balance = session.bucket.take(now);
     if (balance < 0) {
-      if (balance <= -this.options.limits.messageBurst) {
-        this.close(session, CloseCodes.rateLimited, 'message rate limit exceeded');
-        return;
-      }
       const id = parsed.ok ? (parsed.frame as ClientRequest).id : parsed.id;
       this.#fail(session, id, new RequestError('rate_limited'));
+      return;
+    }
+    if (session.transport.bufferedAmount > this.options.limits.maxBufferedBytes) {
+      // The client keeps asking while not reading what it was already sent.
+      this.close(session, CloseCodes.slowConsumer, 'slow consumer: requests while the send buffer is over the limit');
       return;
     }
     if (!parsed.ok) {

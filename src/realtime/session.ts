@@ -56,8 +56,9 @@ export class Session {
     this.bucket = new TokenBucket(rate.perSecond, rate.burst, now);
   }
 
-  /** Writes a frame the client asked for (replies, welcome); not subject to the backlog bound, so a
-   * large recovery reply cannot itself get the client closed. */
+  /** Writes a frame the client asked for (replies, welcome). Not checked against the backlog bound
+   * here, so one large recovery reply cannot itself get the client closed; the gateway checks the
+   * backlog before it handles the client's next request instead. */
   send(frame: Buffer | string): void {
     if (!this.closed) this.transport.send(frame);
   }

@@ -27,11 +27,22 @@ void describe('rate limit', () => {
     client.disconnect();
   });
 
-  void test('pongs are not rate limited', async () => {
+  void test('pongs count against the rate too: a pong flood closes 4003 without a reply', async () => {
     const client = await connectAs(server, 'bob');
-    for (let i = 0; i < 50; i++) client.sendJson({ op: 'pong' });
-    for (let i = 0; i < 5; i++) expectOk(await client.request({ op: 'ping' }));
-    client.disconnect();
+    try {
+      for (let i = 0; i < 50; i++) client.sendJson({ op: 'pong' });
+    } catch {
+      // sendJson throws once the server has closed the connection
+    }
+    assert.equal((await client.closed()).code, CloseCodes.rateLimited);
+  });
+
+  void test('a client sending requests while not reading its backlog is closed 4002', async () => {
+    const client = await connectAs(server, 'dora');
+    expectOk(await client.request({ op: 'ping' }));
+    client.bufferedAmount = 10_000_000;
+    client.sendJson({ op: 'ping', id: 77 });
+    assert.equal((await client.closed()).code, CloseCodes.slowConsumer);
   });
 
   void test('a flood: rate_limited replies, then close 4003', async () => {
@@ -103,8 +114,9 @@ void describe('slow consumer', () => {
     const client = await connectAs(server, 'slow2');
     const channel = 'room:slow2';
     assert.equal((await client.request({ op: 'subscribe', channel })).ok, true);
-    client.bufferedAmount = 1_000_000;
-    const pong = await client.request({ op: 'ping' });
+    client.sendJson({ op: 'ping', id: 500 });
+    client.bufferedAmount = 1_000_000; // as if the reply itself were large
+    const pong = await client.reply(500);
     assert.equal(pong.ok, true, 'a large recovery reply must not make its own client a slow consumer');
     await server.sb.publish(channel, 'e', 1);
     assert.equal((await client.closed()).code, CloseCodes.slowConsumer);
