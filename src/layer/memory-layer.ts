@@ -34,10 +34,19 @@ interface Stream {
   touchedAt: number;
 }
 
-/** The single-process channel layer: history and fan-out in this process's memory.
- * A restart loses every stream, so every epoch changes and clients are told to refetch. */
+/**
+ * The single-process channel layer: history and fan-out in this process's memory.
+ *
+ * Epochs: one random id per layer instance plus a generation that rises whenever the sweeper drops
+ * a stream that had publications. A restart changes every epoch (clients are told to refetch); a
+ * dropped stream comes back under a new generation, so a position from before never matches. Reads
+ * of a channel that was never published to answer `{epoch: current, offset: 0}` without storing
+ * anything, so clients cannot grow this map by asking about channels.
+ */
 export class MemoryLayer implements ChannelLayer {
   #streams = new Map<string, Stream>();
+  readonly #instance = randomBytes(6).toString('base64url');
+  #generation = 0;
   #subscribed = new Set<string>();
   #handlers: LayerHandlers | null = null;
   #closed = false;
@@ -75,7 +84,7 @@ export class MemoryLayer implements ChannelLayer {
   async history(channel: string, options: HistoryOptions = {}): Promise<HistoryPage> {
     this.#checkOpen();
     const now = this.#now();
-    const stream = this.#stream(channel, now);
+    const stream = this.#streams.get(channel) ?? { epoch: this.#epoch(), top: 0, entries: [], head: 0, touchedAt: now };
     this.#prune(stream, now);
     const position = { epoch: stream.epoch, offset: stream.top };
     const live = stream.entries.slice(stream.head).map((e) => e.pub);
@@ -95,6 +104,13 @@ export class MemoryLayer implements ChannelLayer {
   async subscribe(channel: string): Promise<void> {
     this.#checkOpen();
     this.#subscribed.add(channel);
+    // Pin the epoch its subscribers were told, so a sweep elsewhere cannot change it under them.
+    this.#stream(channel, this.#now());
+  }
+
+  /** Streams held in memory (for tests and metrics). */
+  get streamCount(): number {
+    return this.#streams.size;
   }
 
   async unsubscribe(channel: string): Promise<void> {
@@ -123,11 +139,15 @@ export class MemoryLayer implements ChannelLayer {
   #stream(channel: string, now: number): Stream {
     let stream = this.#streams.get(channel);
     if (!stream) {
-      stream = { epoch: randomBytes(6).toString('base64url'), top: 0, entries: [], head: 0, touchedAt: now };
+      stream = { epoch: this.#epoch(), top: 0, entries: [], head: 0, touchedAt: now };
       this.#streams.set(channel, stream);
     }
     stream.touchedAt = now;
     return stream;
+  }
+
+  #epoch(): string {
+    return `${this.#instance}.${this.#generation}`;
   }
 
   #prune(stream: Stream, now: number): void {
@@ -143,9 +163,12 @@ export class MemoryLayer implements ChannelLayer {
     const now = this.#now();
     for (const [channel, stream] of this.#streams) {
       this.#prune(stream, now);
-      const empty = stream.head >= stream.entries.length;
-      if (empty && now - stream.touchedAt > this.#metaTtlMs && !this.#subscribed.has(channel)) {
+      if (this.#subscribed.has(channel) || stream.head < stream.entries.length) continue;
+      // A stream that never had a publication holds nothing but the current epoch: drop it freely.
+      if (stream.top === 0) this.#streams.delete(channel);
+      else if (now - stream.touchedAt > this.#metaTtlMs) {
         this.#streams.delete(channel);
+        this.#generation += 1;
       }
     }
   }
