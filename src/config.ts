@@ -106,6 +106,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
   if (mode === 'production') {
     if (!parsed.jwtSecret) problems.push('SWITCHBOARD_JWT_SECRET must be set in production (a long random string)');
     if (!parsed.allowedOrigins) problems.push('SWITCHBOARD_ALLOWED_ORIGINS must be set in production (e.g. https://shop.example.com)');
+    else if (parsed.allowedOrigins.includes('*')) problems.push('SWITCHBOARD_ALLOWED_ORIGINS=* is refused in production: any site could open connections with your users\' cookies; list your origins');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return {

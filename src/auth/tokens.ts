@@ -17,15 +17,19 @@ export interface MintOptions {
 /** HS256 JWTs: `sub` is the user id, `role` and optional `tenant` come along as claims. */
 export class TokenService {
   #key: Uint8Array;
+  #requireExpiry: boolean;
 
-  constructor(secret: string) {
+  /** `requireExpiry` (production): a token without `exp` would be valid forever if it leaked. */
+  constructor(secret: string, options: { requireExpiry?: boolean } = {}) {
     this.#key = new TextEncoder().encode(secret);
+    this.#requireExpiry = options.requireExpiry ?? false;
   }
 
   async verify(token: string): Promise<Verified> {
     try {
       const { payload } = await jwtVerify(token, this.#key, { algorithms: ['HS256'] });
       if (typeof payload.sub !== 'string' || payload.sub.length === 0) return { ok: false, reason: 'invalid', detail: 'the token has no sub (user id)' };
+      if (this.#requireExpiry && typeof payload.exp !== 'number') return { ok: false, reason: 'invalid', detail: 'the token has no exp; tokens must expire' };
       const role = typeof payload.role === 'string' ? payload.role : 'user';
       const user: UserInfo = { id: payload.sub, role };
       if (typeof payload.tenant === 'string') user.tenant = payload.tenant;

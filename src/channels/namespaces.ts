@@ -1,4 +1,5 @@
 import { isValidChannel, type ErrorCode, type UserInfo } from '@switchboard/client/protocol';
+import { withTimeout } from '../util/timeout.js';
 
 export interface AccessContext {
   /** null for an anonymous connection (only when anonymous access is enabled). */
@@ -80,10 +81,6 @@ export class NamespaceRegistry {
     });
   }
 
-  names(): string[] {
-    return [...this.#namespaces.keys()];
-  }
-
   resolve(channel: string, user: UserInfo | null): Resolved {
     if (typeof channel !== 'string' || !isValidChannel(channel)) return { ok: false, code: 'invalid_channel' };
     const colon = channel.indexOf(':');
@@ -102,5 +99,5 @@ export type AccessKind = 'subscribe' | 'publish' | 'presence' | 'history';
 export async function isAllowed(namespace: Namespace, kind: AccessKind, ctx: AccessContext): Promise<boolean> {
   const rule = namespace.options[kind];
   if (!rule) return false;
-  return (await rule(ctx)) === true;
+  return (await withTimeout(rule(ctx), `the ${kind} rule of namespace '${namespace.name}'`)) === true;
 }

@@ -27,10 +27,6 @@ export class RouteTable {
     this.#routes.push({ pattern, segments, resolve });
   }
 
-  patterns(): string[] {
-    return this.#routes.map((r) => r.pattern);
-  }
-
   match(pathname: string): RouteMatch | null {
     const parts = split(pathname);
     for (const route of this.#routes) {

@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Hub } from '../realtime/hub.js';
+import { eventName } from '../realtime/frames.js';
 import { RequestError } from '../realtime/reply-error.js';
 import type { Metrics } from '../metrics.js';
 import { HttpError } from './errors.js';
@@ -17,7 +18,7 @@ export interface HttpDeps {
 
 const publishBody = z.object({
   channel: z.string().min(1),
-  event: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'event must be 1-64 letters, digits or _.:-'),
+  event: eventName,
   data: z.unknown(),
 });
 

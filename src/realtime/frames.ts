@@ -7,7 +7,8 @@ import { RawJson, stringify } from './raw-json.js';
 const id = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const channel = z.string().max(1024);
 const position = z.object({ epoch: z.string().min(1).max(128), offset: z.number().int().min(0) });
-const eventName = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'event must be 1-64 letters, digits or _.:-');
+/** Event names, shared with the HTTP publish API. */
+export const eventName = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'event must be 1-64 letters, digits or _.:-');
 
 /** Incoming request schemas, one per op, each checked against the shared protocol types. */
 const requestSchemas = {

@@ -12,6 +12,7 @@ import { subscribeChannel } from './handlers/subscribe.js';
 import type { Hub } from './hub.js';
 import { RequestError } from './reply-error.js';
 import { Session } from './session.js';
+import { CallbackTimeoutError, withTimeout } from '../util/timeout.js';
 import type { Transport } from './transport.js';
 
 export interface UpgradeRequest {
@@ -235,7 +236,7 @@ export class Gateway {
 
   async #subscribeRoute(session: Session, route: RouteMatch): Promise<void> {
     try {
-      const channels = await route.resolve(route.params, session.user);
+      const channels = await withTimeout(route.resolve(route.params, session.user), 'the path alias resolver');
       if (!channels) {
         this.close(session, CloseCodes.forbidden, 'this endpoint is not yours to use');
         return;
@@ -269,6 +270,10 @@ export class Gateway {
 
   #asRequestError(err: unknown, op: string): RequestError {
     if (err instanceof RequestError) return err;
+    if (err instanceof CallbackTimeoutError) {
+      this.log.warn({ err, op }, 'application callback timed out');
+      return new RequestError('unavailable', err.message);
+    }
     this.log.error({ err, op }, 'request failed');
     return new RequestError('internal');
   }

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import type { StreamPosition } from '@switchboard/client/protocol';
-import { isAllowed, type AccessContext, type Namespace, type NamespaceRegistry } from '../channels/namespaces.js';
+import { isAllowed, type AccessContext, type NamespaceRegistry } from '../channels/namespaces.js';
 import type { ChannelLayer, HistoryPage, PresenceEvent, Publication } from '../layer/channel-layer.js';
 import { LayerUnavailableError } from '../layer/channel-layer.js';
 import type { Metrics } from '../metrics.js';
 import type { PresenceStore } from '../presence/presence-store.js';
 import { messageFrame, presenceFrame, publicationPayload } from './frames.js';
+import { withTimeout } from '../util/timeout.js';
 import { RawJson, stringify } from './raw-json.js';
 import { RequestError } from './reply-error.js';
 import type { Session, Subscription } from './session.js';
@@ -96,10 +97,14 @@ export class Hub {
     try {
       await this.#layerCall(() => entry.layerReady);
       sub.seesPresence = namespace.trackPresence && (await isAllowed(namespace, 'presence', ctx));
-      page = await this.history(channel, since ? { since } : { limit: 0 });
+      // Recovery hands out history, so it takes the history permission: without it, `since` from
+      // offset 0 would read everything retained.
+      const recover = since !== undefined && (await isAllowed(namespace, 'history', ctx));
+      page = await this.history(channel, recover ? { since } : { limit: 0 });
+      if (!recover) page = { ...page, complete: false };
       // Serialized here, so a value JSON cannot hold (a BigInt, a cycle) fails this subscribe through
       // the cleanup below instead of throwing later while the reply is written.
-      if (namespace.options.snapshot) snapshot = toRawJson(await namespace.options.snapshot(ctx));
+      if (namespace.options.snapshot) snapshot = toRawJson(await withTimeout(namespace.options.snapshot(ctx), `the snapshot of namespace '${namespace.name}'`));
     } catch (err) {
       entry.pending.delete(sub);
       this.#detachIfEmpty(channel, entry);
@@ -221,10 +226,5 @@ export class Hub {
       if (!entry) continue;
       for (const session of entry.live) session.close(4000, 'channel layer reconnected; resubscribe to recover');
     }
-  }
-
-  namespaceOf(channel: string): Namespace | null {
-    const resolved = this.namespaces.resolve(channel, null);
-    return resolved.ok ? resolved.namespace : null;
   }
 }

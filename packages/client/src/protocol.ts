@@ -218,7 +218,7 @@ export const ErrorCodes = {
   too_many_subscriptions: { temporary: false, message: 'The connection has reached its subscription limit' },
   rate_limited: { temporary: true, message: 'Too many messages; slow down' },
   invalid_token: { temporary: false, message: 'The token is malformed, badly signed or expired' },
-  token_user_mismatch: { temporary: false, message: 'A refreshed token must belong to the same user' },
+  token_user_mismatch: { temporary: false, message: 'A refreshed token must belong to the same user, with the same role and tenant' },
   unavailable: { temporary: true, message: 'The channel layer is unavailable; try again' },
   internal: { temporary: true, message: 'The server failed to handle the request' },
 } as const satisfies Record<string, { temporary: boolean; message: string }>;

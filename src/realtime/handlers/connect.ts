@@ -6,7 +6,12 @@ import type { Handler } from './index.js';
 /** First-frame authentication, for clients that keep tokens out of URLs. On failure the error reply
  * goes out and the connection closes; anything sent after that is dropped by the closed session. */
 export const connect: Handler<ConnectRequest> = async (gateway, session, req) => {
-  if (session.authenticated) throw new RequestError('already_connected');
+  if (session.authenticated) {
+    // A client that always sends connect (the SDK) on a connection the cookie already authenticated:
+    // nothing to do, and nothing wrong. A second token is another matter.
+    if (req.token === undefined) return { result: { session: session.id, user: session.user } };
+    throw new RequestError('already_connected');
+  }
   const refuse = (code: number, error: RequestError) => {
     session.send(replyError(req.id, error));
     gateway.close(session, code, error.message);

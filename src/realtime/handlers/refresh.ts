@@ -11,6 +11,10 @@ export const refresh: Handler<RefreshRequest> = async (gateway, session, req) =>
   // An anonymous connection has no user to match: it must reconnect with the token rather than
   // become a user here, uncounted by the per-user connection limit.
   if (verified.user.id !== session.user?.id) throw new RequestError('token_user_mismatch', undefined, 'token');
+  // Subscriptions were authorized for the old role and tenant; a change takes a new connection.
+  if (verified.user.role !== session.user.role || verified.user.tenant !== session.user.tenant) {
+    throw new RequestError('token_user_mismatch', 'a refreshed token must keep the role and tenant; reconnect to change them', 'token');
+  }
   session.user = verified.user;
   session.expiresAt = verified.expiresAt;
   return { result: { expiresAt: isoOrNull(verified.expiresAt) } };
