@@ -19,9 +19,9 @@ function toRawJson(value: unknown): RawJson | undefined {
 interface ChannelEntry {
   live: Set<Session>;
   /** Sessions whose subscription is being set up; they get publications into their buffer. */
-  pending: Set<Subscription>;
+  pending: Set<Subscription> | null;
   /** Live sessions allowed to see join/leave. */
-  watchers: Set<Session>;
+  watchers: Set<Session> | null;
   /** Settles when this node's layer subscription for the channel is in place. */
   layerReady: Promise<void>;
 }
@@ -91,7 +91,7 @@ export class Hub {
   async subscribe(session: Session, sub: Subscription, ctx: AccessContext, since: StreamPosition | undefined): Promise<SubscribeOutcome> {
     const { channel, namespace } = sub;
     const entry = this.#attach(channel);
-    entry.pending.add(sub);
+    (entry.pending ??= new Set()).add(sub);
     let page: HistoryPage;
     let snapshot: unknown;
     try {
@@ -106,7 +106,7 @@ export class Hub {
       // the cleanup below instead of throwing later while the reply is written.
       if (namespace.options.snapshot) snapshot = toRawJson(await withTimeout(namespace.options.snapshot(ctx), `the snapshot of namespace '${namespace.name}'`));
     } catch (err) {
-      entry.pending.delete(sub);
+      entry.pending?.delete(sub);
       this.#detachIfEmpty(channel, entry);
       throw err;
     }
@@ -119,7 +119,7 @@ export class Hub {
     };
     if (snapshot !== undefined) result.snapshot = snapshot;
     const goLive = (): void => {
-      entry.pending.delete(sub);
+      entry.pending?.delete(sub);
       const held = sub.buffer ?? [];
       sub.buffer = null;
       if (sub.cancelled || session.closed) {
@@ -128,7 +128,7 @@ export class Hub {
       }
       for (const p of held) if (p.epoch !== page.position.epoch || p.offset > page.position.offset) session.deliver(p.frame);
       entry.live.add(session);
-      if (sub.seesPresence) entry.watchers.add(session);
+      if (sub.seesPresence) (entry.watchers ??= new Set()).add(session);
       if (namespace.trackPresence && session.user) this.#join(session, sub, channel);
     };
     return { result, goLive };
@@ -141,7 +141,7 @@ export class Hub {
     if (!entry) return;
     if (sub.buffer !== null) return; // still setting up: goLive sees `cancelled` and cleans up
     entry.live.delete(session);
-    entry.watchers.delete(session);
+    entry.watchers?.delete(session);
     this.#detachIfEmpty(sub.channel, entry);
     if (sub.tracked && session.user) {
       sub.tracked = false;
@@ -166,14 +166,15 @@ export class Hub {
     let entry = this.#channels.get(channel);
     if (!entry) {
       const layerReady = this.#chainLayerOp(channel, () => this.layer.subscribe(channel));
-      entry = { live: new Set(), pending: new Set(), watchers: new Set(), layerReady };
+      // pending and watchers are made on first use: most channels (a user's own) never need them.
+      entry = { live: new Set(), pending: null, watchers: null, layerReady };
       this.#channels.set(channel, entry);
     }
     return entry;
   }
 
   #detachIfEmpty(channel: string, entry: ChannelEntry): void {
-    if (entry.live.size > 0 || entry.pending.size > 0 || this.#channels.get(channel) !== entry) return;
+    if (entry.live.size > 0 || (entry.pending?.size ?? 0) > 0 || this.#channels.get(channel) !== entry) return;
     this.#channels.delete(channel);
     this.#chainLayerOp(channel, () => this.layer.unsubscribe(channel)).catch((err: unknown) =>
       this.log.warn({ err, channel }, 'layer unsubscribe failed'),
@@ -205,14 +206,14 @@ export class Hub {
     if (!entry) return;
     const frame = messageFrame(pub);
     for (const session of entry.live) session.deliver(frame);
-    for (const sub of entry.pending) sub.buffer?.push({ epoch: pub.epoch, offset: pub.offset, frame });
+    if (entry.pending) for (const sub of entry.pending) sub.buffer?.push({ epoch: pub.epoch, offset: pub.offset, frame });
     this.metrics.messagesOut.inc(entry.live.size);
     this.metrics.deliveryLatency.observe(Math.max(0, Date.now() - pub.time) / 1000);
   }
 
   #onPresence(event: PresenceEvent): void {
     const entry = this.#channels.get(event.channel);
-    if (!entry || entry.watchers.size === 0) return;
+    if (!entry?.watchers || entry.watchers.size === 0) return;
     const frame = presenceFrame(event.kind, event.channel, event.user);
     for (const session of entry.watchers) session.deliver(frame);
     this.metrics.messagesOut.inc(entry.watchers.size);

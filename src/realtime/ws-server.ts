@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -21,13 +22,35 @@ export function closeReason(reason: string): string {
   return bytes.subarray(0, end).toString();
 }
 
+/** Sockets corked during the current tick. They are uncorked together on the next tick, so every
+ * frame a burst of fan-outs wrote to one socket reaches the kernel in one writev instead of one
+ * system call per frame: that call was 83-91% of the server's CPU at saturation (docs/benchmarks.md). */
+let corked: Socket[] = [];
+
+function uncorkAll(): void {
+  const sockets = corked;
+  corked = [];
+  for (const socket of sockets) socket.uncork();
+}
+
+/** ws keeps its net.Socket in `_socket`, not public API; without it we simply don't batch. */
+function socketOf(ws: WebSocket): Socket | undefined {
+  return (ws as unknown as { _socket?: Socket })._socket;
+}
+
 /** ws as a Transport. Passing a Buffer with binary:false sends it as a text frame without the
  * per-socket string-to-bytes conversion, which is what makes fan-out serialize once. */
 class WsTransport implements Transport {
   constructor(readonly ws: WebSocket) {}
 
   send(frame: Buffer | string): void {
-    if (this.ws.readyState === 1) this.ws.send(frame, TEXT);
+    if (this.ws.readyState !== 1) return;
+    const socket = socketOf(this.ws);
+    if (socket && socket.writableCorked === 0) {
+      socket.cork();
+      if (corked.push(socket) === 1) process.nextTick(uncorkAll);
+    }
+    this.ws.send(frame, TEXT);
   }
 
   close(code: number, reason: string): void {
@@ -45,7 +68,9 @@ export function attachWebSockets(server: Server, gateway: Gateway, maxFrameBytes
   // clientTracking off: the gateway tracks sessions; a second Set per socket is memory for nothing.
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes, perMessageDeflate: false, clientTracking: false });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
+    // A module-level listener: a closure here would share this handler's context and keep the
+    // upgrade request, its headers and `head` alive as long as the connection (1.5 KiB each).
+    socket.on('error', destroySelf);
     gateway.accept(req).then(
       (decision) => {
         if (!decision.ok) {
@@ -64,6 +89,10 @@ export function attachWebSockets(server: Server, gateway: Gateway, maxFrameBytes
     );
   });
   return wss;
+}
+
+function destroySelf(this: Duplex): void {
+  this.destroy();
 }
 
 function wire(ws: WebSocket, session: Session, gateway: Gateway): void {
