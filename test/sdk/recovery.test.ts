@@ -244,3 +244,36 @@ test('after a server restart the client reconnects on its own and is told the st
     await second?.close();
   }
 });
+
+test('a recovery reply that stops short of the position it reports is treated as unrecovered, not a silent gap', async () => {
+  const { WebSocket } = tamperable({
+    incoming: (text) => {
+      const frame = JSON.parse(text) as { op: string; ok?: boolean; result?: { recovered?: boolean; publications?: unknown[] } };
+      if (frame.op === 'reply' && frame.ok && frame.result?.recovered === true && (frame.result.publications?.length ?? 0) > 0) {
+        frame.result.publications!.pop(); // as a buggy or truncating server would
+        return [JSON.stringify(frame)];
+      }
+      return [text];
+    },
+  });
+  const rec = makeClient({ url: server.wsUrl, token: await server.token('lena'), WebSocket });
+  await within(rec.client.connect(), 3000, 'connect');
+  const sub = rec.client.subscribe('room:short');
+  const offsets: number[] = [];
+  const unrecovered: UnrecoveredInfo[] = [];
+  sub.on('message', (_e, _d, meta) => offsets.push(meta.offset));
+  sub.on('unrecovered', (info) => unrecovered.push(info));
+  await within(sub.ready, 3000, 'subscribed');
+  await server.sb.publish('room:short', 'n', 1);
+  await waitFor(() => offsets.length === 1, 3000, 'a live publication');
+
+  for (const session of [...server.sb.gateway.sessions]) if (session.user?.id === 'lena') server.sb.gateway.close(session, 4000, 'test');
+  await waitFor(() => rec.states.some((s) => s.state === 'disconnected'), 3000, 'the drop');
+  for (let i = 2; i <= 4; i++) await server.sb.publish('room:short', 'n', i);
+  await waitConnected(rec, 2);
+  await waitFor(() => unrecovered.length === 1, 3000, 'the unrecovered signal');
+  assert.deepEqual(offsets, [1], 'nothing from the incomplete recovery is delivered');
+  await server.sb.publish('room:short', 'n', 5);
+  await waitFor(() => offsets.length === 2, 3000, 'live delivery after the refetch signal');
+  assert.deepEqual(offsets, [1, 5]);
+});

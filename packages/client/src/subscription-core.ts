@@ -224,7 +224,9 @@ export class SubscriptionCore {
    * the lifecycle events. Runs synchronously within the reply's frame handler. */
   #apply(result: SubscribeResult, since: StreamPosition | undefined): void {
     const { epoch } = result;
-    const recovered = since !== undefined && result.recovered === true;
+    // Trust `recovered` only if the publications really run from right after `since` up to the
+    // reported position: anything less would be a silent gap, so the app is told to refetch instead.
+    const recovered = since !== undefined && result.recovered === true && coversGap(result, since);
     if (recovered && Array.isArray(result.publications)) {
       for (const p of result.publications) {
         if (this.done) return;
@@ -271,4 +273,15 @@ export class SubscriptionCore {
     this.state = state;
     this.#lifecycle.emit('state', state);
   }
+}
+
+/** Whether a recovery reply's publications are exactly the offsets since.offset+1 .. result.offset. */
+function coversGap(result: SubscribeResult, since: StreamPosition): boolean {
+  if (result.epoch !== since.epoch || !Array.isArray(result.publications)) return false;
+  let expected = since.offset + 1;
+  for (const p of result.publications) {
+    if (p.offset !== expected) return false;
+    expected += 1;
+  }
+  return expected - 1 === result.offset;
 }
