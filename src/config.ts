@@ -16,7 +16,7 @@ export interface Config {
   redisUrl: string | null;
   databaseUrl: string | null;
   limits: Limits;
-  history: { size: number; ttlMs: number };
+  history: { size: number; ttlMs: number; maxChars: number };
   shutdownGraceMs: number;
 }
 
@@ -62,6 +62,7 @@ const settings = {
   authTimeoutMs: { env: 'SWITCHBOARD_AUTH_TIMEOUT_MS', flag: 'auth-timeout-ms', schema: z.coerce.number().int().min(100) },
   historySize: { env: 'SWITCHBOARD_HISTORY_SIZE', flag: 'history-size', schema: z.coerce.number().int().min(0) },
   historyTtlMs: { env: 'SWITCHBOARD_HISTORY_TTL_MS', flag: 'history-ttl-ms', schema: z.coerce.number().int().min(0) },
+  historyMaxChars: { env: 'SWITCHBOARD_HISTORY_MAX_CHARS', flag: 'history-max-chars', schema: z.coerce.number().int().min(0) },
   shutdownGraceMs: { env: 'SWITCHBOARD_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', schema: z.coerce.number().int().min(0) },
 } as const;
 
@@ -132,7 +133,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
       tokenGraceMs: parsed.tokenGraceMs ?? defaultLimits.tokenGraceMs,
       authTimeoutMs: parsed.authTimeoutMs ?? defaultLimits.authTimeoutMs,
     },
-    history: { size: parsed.historySize ?? 100, ttlMs: parsed.historyTtlMs ?? 300_000 },
+    history: { size: parsed.historySize ?? 100, ttlMs: parsed.historyTtlMs ?? 300_000, maxChars: parsed.historyMaxChars ?? 256 * 1024 * 1024 },
     shutdownGraceMs: parsed.shutdownGraceMs ?? 5_000,
   };
 }

@@ -76,7 +76,7 @@ export class Switchboard {
     const secret = await keptSecret(config.jwtSecret, config.dataDir, 'jwt-secret');
     if (secret.generated) log.warn({ dataDir: config.dataDir }, 'generated a development JWT secret; set SWITCHBOARD_JWT_SECRET in production');
     const apiKey = config.apiKey ?? (config.env === 'production' ? null : (await keptSecret(null, config.dataDir, 'api-key')).value);
-    const sb = new Switchboard(config, log, new TokenService(secret.value, { requireExpiry: config.env === 'production' }), apiKey, options.layer ?? new MemoryLayer(), options.presence ?? new MemoryPresence());
+    const sb = new Switchboard(config, log, new TokenService(secret.value, { requireExpiry: config.env === 'production' }), apiKey, options.layer ?? new MemoryLayer({ maxHistoryChars: config.history.maxChars }), options.presence ?? new MemoryPresence());
     await sb.hub.start();
     return sb;
   }

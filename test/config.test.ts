@@ -31,7 +31,7 @@ void describe('loadConfig', () => {
       redisUrl: null,
       databaseUrl: null,
       limits: defaultLimits,
-      history: { size: 100, ttlMs: 300_000 },
+      history: { size: 100, ttlMs: 300_000, maxChars: 256 * 1024 * 1024 },
       shutdownGraceMs: 5_000,
     });
     assert.notEqual(config.limits, defaultLimits, 'a copy: changing one config does not change the defaults');
@@ -80,6 +80,7 @@ void describe('loadConfig', () => {
       SWITCHBOARD_AUTH_TIMEOUT_MS: '250',
       SWITCHBOARD_HISTORY_SIZE: '0',
       SWITCHBOARD_HISTORY_TTL_MS: '1000',
+      SWITCHBOARD_HISTORY_MAX_CHARS: '4096',
       SWITCHBOARD_SHUTDOWN_GRACE_MS: '0',
     });
     assert.deepEqual(config, {
@@ -105,7 +106,7 @@ void describe('loadConfig', () => {
         tokenGraceMs: 0,
         authTimeoutMs: 250,
       },
-      history: { size: 0, ttlMs: 1000 },
+      history: { size: 0, ttlMs: 1000, maxChars: 4096 },
       shutdownGraceMs: 0,
     });
   });
@@ -235,6 +236,6 @@ void describe('loadConfig', () => {
     ] as const) {
       assert.ok(settings.some((s) => s.env === env && s.flag === flag), env);
     }
-    assert.equal(settings.length, 23);
+    assert.equal(settings.length, 24);
   });
 });

@@ -18,11 +18,23 @@ export interface MemoryLayerOptions {
   sweepIntervalMs?: number;
   /** Clock, for tests of age limits. */
   now?: () => number;
+  /** Node-wide bound on retained history, in characters of publication data. Per-channel limits
+   * alone let a client that may publish to many channels (e.g. `chat:*`) hold memory without
+   * bound; past this budget the oldest publications of any channel go first. */
+  maxHistoryChars?: number;
 }
 
 interface StoredPublication {
   pub: Publication;
   expiresAt: number;
+  /** Set once the entry left its stream's history (size, age, budget or sweep). */
+  dropped: boolean;
+}
+
+/** Every stored publication in the order it was stored, for the node-wide budget. */
+interface BudgetEntry {
+  stream: Stream;
+  stored: StoredPublication;
 }
 
 interface Stream {
@@ -53,9 +65,16 @@ export class MemoryLayer implements ChannelLayer {
   #sweeper: NodeJS.Timeout;
   #metaTtlMs: number;
   #now: () => number;
+  #maxChars: number;
+  #chars = 0;
+  #order: BudgetEntry[] = [];
+  #orderHead = 0;
+  /** Entries of #order still in history. */
+  #retained = 0;
 
   constructor(options: MemoryLayerOptions = {}) {
     this.#metaTtlMs = options.streamMetaTtlMs ?? 24 * 3600_000;
+    this.#maxChars = options.maxHistoryChars ?? 256 * 1024 * 1024;
     this.#now = options.now ?? Date.now;
     this.#sweeper = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 60_000);
     this.#sweeper.unref();
@@ -72,11 +91,16 @@ export class MemoryLayer implements ChannelLayer {
     stream.top += 1;
     const pub: Publication = Object.freeze({ channel, event, json, epoch: stream.epoch, offset: stream.top, time: now });
     if (options.historySize > 0 && options.historyTtlMs > 0) {
-      stream.entries.push({ pub, expiresAt: now + options.historyTtlMs });
+      const stored: StoredPublication = { pub, expiresAt: now + options.historyTtlMs, dropped: false };
+      stream.entries.push(stored);
+      this.#order.push({ stream, stored });
+      this.#retained += 1;
+      this.#chars += json.length;
       const excess = stream.entries.length - stream.head - options.historySize;
-      if (excess > 0) stream.head += excess;
+      for (let i = 0; i < excess; i++) this.#dropHead(stream);
     }
     this.#prune(stream, now);
+    this.#enforceBudget();
     if (this.#subscribed.has(channel)) this.#handlers?.publication(pub);
     return { epoch: stream.epoch, offset: stream.top };
   }
@@ -150,8 +174,48 @@ export class MemoryLayer implements ChannelLayer {
     return `${this.#instance}.${this.#generation}`;
   }
 
+  /** Retained history, in characters of data (for tests and metrics). */
+  get historyChars(): number {
+    return this.#chars;
+  }
+
+  /** Length of the budget's bookkeeping list (for tests). */
+  get budgetListLength(): number {
+    return this.#order.length - this.#orderHead;
+  }
+
+  #dropHead(stream: Stream): void {
+    const stored = stream.entries[stream.head];
+    if (!stored) return;
+    stored.dropped = true;
+    this.#retained -= 1;
+    this.#chars -= stored.pub.json.length;
+    stream.head += 1;
+  }
+
+  /** Drops the oldest retained publications of any channel until the budget holds. The order list
+   * is trimmed of entries that already left history on the way, so it stays as long as history. */
+  #enforceBudget(): void {
+    while (this.#orderHead < this.#order.length) {
+      const oldest = this.#order[this.#orderHead]!;
+      if (!oldest.stored.dropped) {
+        if (this.#chars <= this.#maxChars) break;
+        // Per stream, storage order is offset order: the oldest entry overall is its stream's head.
+        this.#dropHead(oldest.stream);
+      }
+      this.#orderHead += 1;
+    }
+    // Entries dropped by per-channel limits can sit behind a long-lived oldest one: once they are
+    // most of the list, filter them out (amortized O(1) per publication; the list stays < 2x history).
+    const length = this.#order.length - this.#orderHead;
+    if (length > 1024 && length > 2 * this.#retained) {
+      this.#order = this.#order.slice(this.#orderHead).filter((e) => !e.stored.dropped);
+      this.#orderHead = 0;
+    }
+  }
+
   #prune(stream: Stream, now: number): void {
-    while (stream.head < stream.entries.length && stream.entries[stream.head]!.expiresAt <= now) stream.head += 1;
+    while (stream.head < stream.entries.length && stream.entries[stream.head]!.expiresAt <= now) this.#dropHead(stream);
     // Compact once the dead prefix dominates, so pruning stays O(1) amortized.
     if (stream.head > 32 && stream.head * 2 > stream.entries.length) {
       stream.entries = stream.entries.slice(stream.head);
@@ -171,5 +235,6 @@ export class MemoryLayer implements ChannelLayer {
         this.#generation += 1;
       }
     }
+    this.#enforceBudget();
   }
 }
