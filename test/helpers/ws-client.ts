@@ -1,5 +1,7 @@
+import { after, before } from 'node:test';
 import WebSocket, { type RawData } from 'ws';
 import type { ClientFrame, ReplyFrame, ServerFrame } from '@switchboard/client/protocol';
+import { startServer, type TestServer, type TestServerOptions } from './server.js';
 
 /**
  * A small promise-based raw WebSocket client for tests over real sockets: it speaks the JSON
@@ -351,4 +353,40 @@ export async function collectMessages(
     out.push(frame as Extract<ServerFrame, { op: 'message' }>);
   }
   return out;
+}
+
+/**
+ * A real node for one describe block: started in `before`, and in `after` every WsTestClient is
+ * closed before the node. The returned object reads through to that node, so suites use it like a
+ * TestServer without repeating the hooks.
+ */
+export function wsSuiteServer(options?: TestServerOptions): TestServer {
+  let current: TestServer | undefined;
+  before(async () => {
+    current = await startServer(options);
+  });
+  after(async () => {
+    await WsTestClient.closeAll();
+    await current?.close();
+  });
+  const get = (): TestServer => {
+    if (!current) throw new Error('the suite server starts in before(); use it inside tests');
+    return current;
+  };
+  return {
+    get sb() {
+      return get().sb;
+    },
+    get port() {
+      return get().port;
+    },
+    get url() {
+      return get().url;
+    },
+    get wsUrl() {
+      return get().wsUrl;
+    },
+    token: (...args) => get().token(...args),
+    close: () => get().close(),
+  };
 }

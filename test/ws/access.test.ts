@@ -1,8 +1,8 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CloseCodes, type ReplyFrame } from '@switchboard/client/protocol';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { collectMessages, WsTestClient } from '../helpers/ws-client.js';
+import { startServer } from '../helpers/server.js';
+import { collectMessages, WsTestClient, wsSuiteServer } from '../helpers/ws-client.js';
 
 function expectError(reply: ReplyFrame, code: string): void {
   assert.equal(reply.ok, false, `expected error ${code}, got ${JSON.stringify(reply)}`);
@@ -10,16 +10,7 @@ function expectError(reply: ReplyFrame, code: string): void {
 }
 
 void describe('ws deny by default', () => {
-  let server: TestServer;
-
-  before(async () => {
-    server = await startServer();
-  });
-
-  after(async () => {
-    await WsTestClient.closeAll();
-    await server.close();
-  });
+  const server = wsSuiteServer();
 
   void test('subscribe to locked:x is forbidden and the connection lives on', async () => {
     const c = await WsTestClient.open(server.wsUrl, { token: await server.token('alice') });
@@ -65,16 +56,7 @@ void describe('ws deny by default', () => {
 });
 
 void describe('ws path aliases', () => {
-  let server: TestServer;
-
-  before(async () => {
-    server = await startServer();
-  });
-
-  after(async () => {
-    await WsTestClient.closeAll();
-    await server.close();
-  });
+  const server = wsSuiteServer();
 
   void test('/ws/chat/lobby/ gets welcome, then subscribed chat:lobby, then its messages', async () => {
     await server.sb.publish('chat:lobby', 'hello', { text: 'before' });

@@ -1,10 +1,10 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT } from 'jose';
 import { CloseCodes, type ReplyFrame, type WelcomeFrame } from '@switchboard/client/protocol';
 import { TokenService } from '../../src/auth/tokens.js';
-import { startServer, TEST_SECRET, type TestServer } from '../helpers/server.js';
-import { delay, WsTestClient } from '../helpers/ws-client.js';
+import { TEST_SECRET } from '../helpers/server.js';
+import { delay, WsTestClient, wsSuiteServer } from '../helpers/ws-client.js';
 
 const GRACE_MS = 300;
 // Long enough that connect frames under load are never cut off; the sweep then runs every 500 ms.
@@ -35,16 +35,7 @@ function tamperSignature(token: string): string {
 }
 
 void describe('ws auth', () => {
-  let server: TestServer;
-
-  before(async () => {
-    server = await startServer({ limits: { tokenGraceMs: GRACE_MS, authTimeoutMs: AUTH_TIMEOUT_MS } });
-  });
-
-  after(async () => {
-    await WsTestClient.closeAll();
-    await server.close();
-  });
+  const server = wsSuiteServer({ limits: { tokenGraceMs: GRACE_MS, authTimeoutMs: AUTH_TIMEOUT_MS } });
 
   void test('token in ?token= gets a welcome with the user', async () => {
     const token = await server.token('alice', 'customer', 3600, 'acme');

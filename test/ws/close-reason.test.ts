@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { CloseCodes } from '@switchboard/client/protocol';
 import { closeReason } from '../../src/realtime/ws-server.js';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { WsTestClient } from '../helpers/ws-client.js';
+import { WsTestClient, wsSuiteServer } from '../helpers/ws-client.js';
 
 void describe('close reasons over real sockets', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startServer();
-  });
-  after(async () => {
-    await WsTestClient.closeAll();
-    await server.close();
-  });
+  const server = wsSuiteServer();
 
   void test('closeReason cuts at 123 bytes on a character boundary', () => {
     assert.equal(closeReason('short'), 'short');

@@ -1,23 +1,13 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MessageFrame } from '@switchboard/client/protocol';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { WsTestClient } from '../helpers/ws-client.js';
+import { WsTestClient, wsSuiteServer } from '../helpers/ws-client.js';
 
 const SOCKETS = 50;
 const PUBLICATIONS = 100;
 
 void describe('ws fan-out', () => {
-  let server: TestServer;
-
-  before(async () => {
-    server = await startServer();
-  });
-
-  after(async () => {
-    await WsTestClient.closeAll();
-    await server.close();
-  });
+  const server = wsSuiteServer();
 
   void test(`${SOCKETS} sockets on one channel each receive ${PUBLICATIONS} publications in order, byte-identical`, async () => {
     const channel = 'room:fanout';

@@ -1,22 +1,12 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CloseCodes } from '@switchboard/client/protocol';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { delay, WsTestClient } from '../helpers/ws-client.js';
+import { delay, WsTestClient, wsSuiteServer } from '../helpers/ws-client.js';
 
 const HEARTBEAT_MS = 200;
 
 void describe('ws heartbeat', () => {
-  let server: TestServer;
-
-  before(async () => {
-    server = await startServer({ limits: { heartbeatMs: HEARTBEAT_MS } });
-  });
-
-  after(async () => {
-    await WsTestClient.closeAll();
-    await server.close();
-  });
+  const server = wsSuiteServer({ limits: { heartbeatMs: HEARTBEAT_MS } });
 
   void test('the welcome announces the heartbeat; a client that never answers pings is closed with 4001', async () => {
     const started = Date.now();

@@ -1,8 +1,8 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CloseCodes, type ReplyFrame } from '@switchboard/client/protocol';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { waitFor, WsTestClient } from '../helpers/ws-client.js';
+import { type TestServer } from '../helpers/server.js';
+import { waitFor, WsTestClient, wsSuiteServer } from '../helpers/ws-client.js';
 
 function expectError(reply: ReplyFrame, code: string): void {
   assert.equal(reply.ok, false, `expected error ${code}, got ${JSON.stringify(reply)}`);
@@ -16,16 +16,7 @@ async function connected(server: TestServer, user: string): Promise<WsTestClient
 }
 
 void describe('ws limits (defaults: 64 KiB frames)', () => {
-  let server: TestServer;
-
-  before(async () => {
-    server = await startServer({ limits: { maxSubscriptions: 3, maxConnectionsPerUser: 2 } });
-  });
-
-  after(async () => {
-    await WsTestClient.closeAll();
-    await server.close();
-  });
+  const server = wsSuiteServer({ limits: { maxSubscriptions: 3, maxConnectionsPerUser: 2 } });
 
   void test('a frame over maxFrameBytes closes with 1009', async () => {
     assert.equal(server.sb.config.limits.maxFrameBytes, 64 * 1024);
@@ -112,16 +103,7 @@ void describe('ws limits (defaults: 64 KiB frames)', () => {
 });
 
 void describe('ws rate limit', () => {
-  let server: TestServer;
-
-  before(async () => {
-    server = await startServer({ limits: { messagesPerSecond: 2, messageBurst: 5 } });
-  });
-
-  after(async () => {
-    await WsTestClient.closeAll();
-    await server.close();
-  });
+  const server = wsSuiteServer({ limits: { messagesPerSecond: 2, messageBurst: 5 } });
 
   void test('a flood gets rate_limited replies, then close 4003', async () => {
     const c = await connected(server, 'flooder');

@@ -1,23 +1,13 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PresenceEventFrame, PresenceResult, ServerFrame } from '@switchboard/client/protocol';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { waitFor, WsTestClient } from '../helpers/ws-client.js';
+import { waitFor, WsTestClient, wsSuiteServer } from '../helpers/ws-client.js';
 
 const isPresence = (channel: string, op: 'join' | 'leave', user: string) => (f: ServerFrame) =>
   f.op === op && (f as PresenceEventFrame).channel === channel && (f as PresenceEventFrame).user === user;
 
 void describe('ws presence', () => {
-  let server: TestServer;
-
-  before(async () => {
-    server = await startServer();
-  });
-
-  after(async () => {
-    await WsTestClient.closeAll();
-    await server.close();
-  });
+  const server = wsSuiteServer();
 
   async function join(user: string, channel: string): Promise<WsTestClient> {
     const c = await WsTestClient.open(server.wsUrl, { token: await server.token(user) });

@@ -1,26 +1,16 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MessageFrame, StreamPosition, SubscribeResult } from '@switchboard/client/protocol';
 import { allow } from '../../src/channels/namespaces.js';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { collectMessages, waitFor, WsTestClient } from '../helpers/ws-client.js';
+import { collectMessages, waitFor, WsTestClient, wsSuiteServer } from '../helpers/ws-client.js';
 
 const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 void describe('ws recovery after reconnect', () => {
-  let server: TestServer;
-
-  before(async () => {
-    // `deep:` keeps enough history that a subscribe sent late in a 200-publication burst still recovers.
-    server = await startServer({
+  // `deep:` keeps enough history that a subscribe sent late in a 200-publication burst still recovers.
+  const server = wsSuiteServer({
       setup: (sb) => sb.defineNamespace('deep', { subscribe: allow.authenticated, history: allow.authenticated, historySize: 1000 }),
     });
-  });
-
-  after(async () => {
-    await WsTestClient.closeAll();
-    await server.close();
-  });
 
   async function connect(user = 'alice'): Promise<WsTestClient> {
     const c = await WsTestClient.open(server.wsUrl, { token: await server.token(user) });

@@ -1,20 +1,10 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CloseCodes } from '@switchboard/client/protocol';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { HttpRefused, WsTestClient } from '../helpers/ws-client.js';
+import { HttpRefused, WsTestClient, wsSuiteServer } from '../helpers/ws-client.js';
 
 void describe('ws graceful shutdown', () => {
-  let server: TestServer;
-
-  before(async () => {
-    server = await startServer();
-  });
-
-  after(async () => {
-    await WsTestClient.closeAll();
-    await server.close();
-  });
+  const server = wsSuiteServer();
 
   void test('sb.close() closes connected clients with 4000 and refuses new upgrades meanwhile', async () => {
     const open = async (user: string): Promise<WsTestClient> => {
@@ -57,16 +47,7 @@ void describe('ws graceful shutdown', () => {
 });
 
 void describe('ws shutdown racing an upgrade', () => {
-  let server: TestServer;
-
-  before(async () => {
-    server = await startServer();
-  });
-
-  after(async () => {
-    await WsTestClient.closeAll();
-    await server.close();
-  });
+  const server = wsSuiteServer();
 
   void test('an upgrade whose token check is in flight when shutdown starts is refused, not left open', async () => {
     const { tokens } = server.sb;

@@ -1,8 +1,7 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CloseCodes, type MessageFrame } from '@switchboard/client/protocol';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { collectMessages, waitFor, WsTestClient } from '../helpers/ws-client.js';
+import { collectMessages, waitFor, WsTestClient, wsSuiteServer } from '../helpers/ws-client.js';
 
 /** Loopback kernel buffers hold a few MB; with ~32 KiB publications the bound is usually passed
  * after ~130. Publish until it is (at most MAX), then AFTER more to show the others are unaffected. */
@@ -12,16 +11,7 @@ const PAYLOAD = 'p'.repeat(32 * 1024);
 const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 void describe('ws slow consumer', () => {
-  let server: TestServer;
-
-  before(async () => {
-    server = await startServer({ limits: { maxBufferedBytes: 64 * 1024 } });
-  });
-
-  after(async () => {
-    await WsTestClient.closeAll();
-    await server.close();
-  });
+  const server = wsSuiteServer({ limits: { maxBufferedBytes: 64 * 1024 } });
 
   void test('a client that stops reading is closed with 4002; other subscribers get everything', async () => {
     const channel = 'room:firehose';
