@@ -13,6 +13,7 @@ import { Metrics } from './metrics.js';
 import { MemoryPresence } from './presence/memory-presence.js';
 import type { PresenceStore } from './presence/presence-store.js';
 import { Gateway } from './realtime/gateway.js';
+import { presenceEntries } from './realtime/frames.js';
 import { Hub } from './realtime/hub.js';
 import { attachWebSockets } from './realtime/ws-server.js';
 
@@ -103,8 +104,7 @@ export class Switchboard {
   }
 
   async presence(channel: string): Promise<{ user: string; since: string }[]> {
-    const members = await this.hub.presence.list(channel);
-    return members.map((m) => ({ user: m.user, since: new Date(m.since).toISOString() }));
+    return presenceEntries(await this.hub.presence.list(channel));
   }
 
   mintToken(options: MintOptions): Promise<string> {

@@ -111,18 +111,16 @@ export class MemoryLayer implements ChannelLayer {
     const stream = this.#streams.get(channel) ?? { epoch: this.#epoch(), top: 0, entries: [], head: 0, touchedAt: now };
     this.#prune(stream, now);
     const position = { epoch: stream.epoch, offset: stream.top };
-    const live = stream.entries.slice(stream.head).map((e) => e.pub);
-    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    const { entries, head } = stream;
+    const limit = Math.min(options.limit ?? Number.POSITIVE_INFINITY, entries.length - head);
     const { since } = options;
-    if (!since) {
-      const publications = limit >= live.length ? live : live.slice(live.length - limit);
-      return { publications, position, complete: true };
-    }
-    const oldest = live[0]?.offset ?? stream.top + 1;
+    // Only the returned range is copied: every subscribe reads the position with limit 0.
+    if (!since) return { publications: pubsIn(entries, entries.length - limit, entries.length), position, complete: true };
+    const oldest = entries[head]?.pub.offset ?? stream.top + 1;
     const reachable = since.epoch === stream.epoch && since.offset <= stream.top && since.offset + 1 >= oldest;
     if (!reachable) return { publications: [], position, complete: false };
-    const after = live.filter((p) => p.offset > since.offset);
-    return { publications: after.slice(0, limit), position, complete: true };
+    const start = firstAfter(entries, head, since.offset);
+    return { publications: pubsIn(entries, start, Math.min(entries.length, start + limit)), position, complete: true };
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -237,4 +235,22 @@ export class MemoryLayer implements ChannelLayer {
     }
     this.#enforceBudget();
   }
+}
+
+function pubsIn(entries: StoredPublication[], from: number, to: number): Publication[] {
+  const out: Publication[] = [];
+  for (let i = from; i < to; i++) out.push(entries[i]!.pub);
+  return out;
+}
+
+/** Index of the first entry (from `head`) whose offset is above `offset`; entries are in offset order. */
+function firstAfter(entries: StoredPublication[], head: number, offset: number): number {
+  let lo = head;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (entries[mid]!.pub.offset <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

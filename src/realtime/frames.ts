@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ClientFrame, ClientRequest, RequestOp } from '@switchboard/client/protocol';
 import type { Publication } from '../layer/channel-layer.js';
+import type { PresenceMember } from '../presence/presence-store.js';
 import { RequestError } from './reply-error.js';
 import { RawJson, stringify } from './raw-json.js';
 
@@ -92,4 +93,9 @@ export function errorFrame(error: RequestError): string {
 
 export function serverFrame(frame: Record<string, unknown>): string {
   return stringify(frame);
+}
+
+/** Presence members as the wire (and the in-process API) shows them: times as UTC ISO strings. */
+export function presenceEntries(members: PresenceMember[]): { user: string; since: string }[] {
+  return members.map((m) => ({ user: m.user, since: new Date(m.since).toISOString() }));
 }

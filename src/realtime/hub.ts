@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { StreamPosition } from '@switchboard/client/protocol';
+import { CloseCodes, type StreamPosition } from '@switchboard/client/protocol';
 import { isAllowed, type AccessContext, type NamespaceRegistry } from '../channels/namespaces.js';
 import type { ChannelLayer, HistoryPage, PresenceEvent, Publication } from '../layer/channel-layer.js';
 import { LayerUnavailableError } from '../layer/channel-layer.js';
@@ -225,7 +225,8 @@ export class Hub {
     for (const channel of channels) {
       const entry = this.#channels.get(channel);
       if (!entry) continue;
-      for (const session of entry.live) session.close(4000, 'channel layer reconnected; resubscribe to recover');
+      // Through the owner (the gateway), like every other close: counted in metrics and logged.
+      for (const session of entry.live) session.owner.close(session, CloseCodes.shutdown, 'channel layer reconnected; resubscribe to recover');
     }
   }
 }
