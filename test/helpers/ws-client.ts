@@ -2,6 +2,7 @@ import { after, before } from 'node:test';
 import WebSocket, { type RawData } from 'ws';
 import type { ClientFrame, ReplyFrame, ServerFrame } from '@switchboard/client/protocol';
 import { startServer, type TestServer, type TestServerOptions } from './server.js';
+import { delay, waitFor } from './wait.js';
 
 /**
  * A small promise-based raw WebSocket client for tests over real sockets: it speaks the JSON
@@ -54,18 +55,7 @@ export function withToken(url: string, token: string): string {
   return `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`;
 }
 
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `ready` every 10 ms; rejects after `timeoutMs`. */
-export async function waitFor(ready: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ready()) {
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(10);
-  }
-}
+export { delay, waitFor };
 
 function toText(data: RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8');

@@ -1,6 +1,7 @@
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { SwitchboardClient, type StateChange, type SwitchboardClientOptions, type WebSocketLike } from '@switchboard/client';
+import { delay, waitFor } from '../helpers/wait.js';
 
 /**
  * Helpers for SDK tests against a real server: a TCP proxy that can black-hole or refuse
@@ -8,18 +9,7 @@ import { SwitchboardClient, type StateChange, type SwitchboardClientOptions, typ
  * factory that records state changes and closes everything at the end.
  */
 
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `ready` every 5 ms; rejects after `timeoutMs`. */
-export async function waitFor(ready: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!ready()) {
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(5);
-  }
-}
+export { delay, waitFor };
 
 /** Rejects when `promise` does not settle within `timeoutMs`. */
 export async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
