@@ -19,6 +19,10 @@ export interface PublishOptions {
   historySize: number;
   /** Drop publications older than this from history. */
   historyTtlMs: number;
+  /** A publication with a key the channel has already seen (within its history window) is not
+   * published again: publish resolves with the first one's position. The outbox passes its event
+   * id here, so an event re-sent after a crash between publish and "mark sent" reaches no one twice. */
+  idempotencyKey?: string;
 }
 
 export interface HistoryOptions {

@@ -62,7 +62,7 @@ export class Hub {
   }
 
   /** Server-side publish (in-process API, HTTP publish API, client publish after its policy check). */
-  async publish(channel: string, event: string, data: unknown): Promise<StreamPosition> {
+  async publish(channel: string, event: string, data: unknown, options: { idempotencyKey?: string } = {}): Promise<StreamPosition> {
     const resolved = this.namespaces.resolve(channel, null);
     if (!resolved.ok) throw new RequestError(resolved.code, undefined, 'channel');
     let json: string | undefined;
@@ -73,7 +73,7 @@ export class Hub {
     }
     if (json === undefined) throw new RequestError('bad_request', 'data must be a JSON value', 'data');
     const { historySize, historyTtlMs } = resolved.namespace;
-    const position = await this.#layerCall(() => this.layer.publish(channel, event, json, { historySize, historyTtlMs }));
+    const position = await this.#layerCall(() => this.layer.publish(channel, event, json, { historySize, historyTtlMs, ...options }));
     this.metrics.publications.inc();
     return position;
   }
