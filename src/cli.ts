@@ -1,13 +1,18 @@
 #!/usr/bin/env node
 import { ConfigError, describeSettings, loadConfig } from './config.js';
-import { installDefaultChannels } from './defaults.js';
 import { keptSecret, TokenService } from './auth/tokens.js';
-import { Switchboard } from './switchboard.js';
+import { createApp } from './app.js';
+import { openDatabase, DatabaseUnavailableError } from './db/database.js';
+import { migrateToLatest } from './db/migrate.js';
+import { createLogger } from './logger.js';
+import { reseed, type DemoAccount } from './seed/demo.js';
 
 const USAGE = `usage: switchboard <command> [flags]
 
 commands:
-  serve                         run a node (default port 8000)
+  serve                         run a node (default port 8000); migrates the database first
+  migrate                       bring the database schema up to date, then exit
+  seed [--force]                delete all accounts, catalogue, carts and orders and load the demo data
   token --user ID [--role ROLE] [--tenant T] [--ttl SECONDS]
                                 mint a token signed with the node's secret (0 ttl: no expiry)
   help                          this text
@@ -34,12 +39,13 @@ export function parseFlags(args: string[]): Record<string, string> {
 
 async function serve(flags: Record<string, string>): Promise<void> {
   const config = loadConfig(process.env, flags);
-  const sb = await Switchboard.create({ config });
-  installDefaultChannels(sb);
+  const app = await createApp({ config, crashAfterCommit: config.env === 'test' && process.env.SWITCHBOARD_TEST_FAULT === 'crash-after-commit' });
+  const { sb } = app;
   const { url } = await sb.listen();
-  sb.log.info({ url, env: config.env, layer: 'memory', dataDir: config.dataDir }, `Switchboard listening on ${url}`);
+  sb.log.info({ url, env: config.env, layer: config.redisUrl ? 'redis' : 'memory', database: app.database.where, migrations: app.migrations }, `Switchboard listening on ${url}`);
+  if (app.demo) printDemo(app.demo, url);
   if (config.env !== 'production') {
-    sb.log.info({ apiKeyFile: `${config.dataDir}/api-key` }, 'dev: mint a token with `npx switchboard token --user alice --role customer`');
+    sb.log.info({ apiKeyFile: `${config.dataDir}/api-key` }, 'dev: sign in with POST /api/auth/login, or mint a token with `npx switchboard token --user alice --role customer`');
   }
   let stopping = false;
   const stop = (signal: string) => {
@@ -56,6 +62,40 @@ async function serve(flags: Record<string, string>): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+function printDemo(accounts: DemoAccount[], url: string): void {
+  const lines = accounts.map((a) => `  ${a.role.padEnd(9)} ${a.email.padEnd(22)} password: ${a.password}`);
+  process.stdout.write(`\nDemo data loaded. Sign in at ${url} as:\n${lines.join('\n')}\n\n`);
+}
+
+async function migrate(flags: Record<string, string>): Promise<void> {
+  const config = loadConfig(process.env, flags);
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}) });
+  try {
+    const { applied } = await migrateToLatest(database);
+    process.stdout.write(applied.length > 0 ? `applied ${applied.join(', ')} to ${database.where}\n` : `${database.where} is up to date\n`);
+  } finally {
+    await database.close();
+  }
+}
+
+async function seed(flags: Record<string, string>): Promise<void> {
+  const { force, ...rest } = flags;
+  const config = loadConfig(process.env, rest);
+  if (config.env === 'production' && force !== 'true') throw new ConfigError(['seed deletes every account and order; in production it needs --force']);
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}) });
+  try {
+    await migrateToLatest(database);
+    const secret = await keptSecret(config.jwtSecret, config.dataDir, 'jwt-secret');
+    const log = createLogger(config.logLevel);
+    // Events the seed writes go out when a node's dispatcher next polls the outbox.
+    const accounts = await reseed({ database, db: database.db, tokens: new TokenService(secret.value), log, wakeOutbox: () => {}, crashAfterCommit: false });
+    process.stdout.write(`demo data loaded into ${database.where}\n`);
+    printDemo(accounts, `http://localhost:${config.port}`);
+  } finally {
+    await database.close();
+  }
 }
 
 async function token(flags: Record<string, string>): Promise<void> {
@@ -77,16 +117,22 @@ async function main(argv: string[]): Promise<void> {
   }
   const flags = parseFlags(args);
   // `serve --help` (docs/configuration.md) prints the usage rather than failing on an unknown flag.
-  if (flags.help === 'true' && (command === 'serve' || command === 'token')) {
+  if (flags.help === 'true' && (command === 'serve' || command === 'token' || command === 'migrate' || command === 'seed')) {
     process.stdout.write(USAGE);
     return;
   }
   if (command === 'serve') return serve(flags);
   if (command === 'token') return token(flags);
+  if (command === 'migrate') return migrate(flags);
+  if (command === 'seed') return seed(flags);
   throw new ConfigError([`unknown command '${command}'`]);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof DatabaseUnavailableError) {
+    process.stderr.write(`switchboard: ${err.message}\n`);
+    process.exit(2);
+  }
   if (err instanceof ConfigError) {
     process.stderr.write(`switchboard: ${err.message}\n\n${USAGE}`);
     process.exit(2);

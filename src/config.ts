@@ -15,6 +15,10 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   redisUrl: string | null;
   databaseUrl: string | null;
+  /** PostgreSQL schema (search_path) to keep Switchboard's tables in. */
+  databaseSchema: string | null;
+  /** Load the demo catalogue and accounts into an empty database at start-up. */
+  demoData: boolean;
   limits: Limits;
   history: { size: number; ttlMs: number; maxChars: number };
   shutdownGraceMs: number;
@@ -51,6 +55,8 @@ const settings = {
   logLevel: { env: 'LOG_LEVEL', flag: 'log-level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) },
   redisUrl: { env: 'REDIS_URL', flag: 'redis-url', schema: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://') },
   databaseUrl: { env: 'DATABASE_URL', flag: 'database-url', schema: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://') },
+  databaseSchema: { env: 'SWITCHBOARD_DATABASE_SCHEMA', flag: 'database-schema', schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case PostgreSQL identifier') },
+  demoData: { env: 'SWITCHBOARD_DEMO_DATA', flag: 'demo-data', schema: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1') },
   maxFrameBytes: { env: 'SWITCHBOARD_MAX_FRAME_BYTES', flag: 'max-frame-bytes', schema: z.coerce.number().int().min(1024).max(16 * 1024 * 1024) },
   messagesPerSecond: { env: 'SWITCHBOARD_MESSAGES_PER_SECOND', flag: 'messages-per-second', schema: z.coerce.number().positive() },
   messageBurst: { env: 'SWITCHBOARD_MESSAGE_BURST', flag: 'message-burst', schema: z.coerce.number().int().min(1) },
@@ -122,6 +128,8 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
     logLevel: parsed.logLevel ?? (mode === 'test' ? 'silent' : 'info'),
     redisUrl: parsed.redisUrl ?? null,
     databaseUrl: parsed.databaseUrl ?? null,
+    databaseSchema: parsed.databaseSchema ?? null,
+    demoData: parsed.demoData ?? mode === 'development',
     limits: {
       maxFrameBytes: parsed.maxFrameBytes ?? defaultLimits.maxFrameBytes,
       messagesPerSecond: parsed.messagesPerSecond ?? defaultLimits.messagesPerSecond,

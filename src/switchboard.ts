@@ -45,6 +45,7 @@ export class Switchboard {
   readonly gateway: Gateway;
   readonly http: FastifyInstance;
   #closing: Promise<void> | null = null;
+  #closeHooks: (() => Promise<void>)[] = [];
 
   private constructor(
     readonly config: Config,
@@ -107,6 +108,13 @@ export class Switchboard {
     return presenceEntries(await this.hub.presence.list(channel));
   }
 
+  /** Runs at close, after connections drained and before the layer closes, in the order added
+   * (e.g. stop the outbox dispatcher, which publishes through the layer, then the database). */
+  onClose(hook: () => Promise<void>): this {
+    this.#closeHooks.push(hook);
+    return this;
+  }
+
   mintToken(options: MintOptions): Promise<string> {
     return this.tokens.mint(options);
   }
@@ -124,6 +132,7 @@ export class Switchboard {
       // The gateway refuses new upgrades from here on; fastify then stops the listener.
       await this.gateway.shutdown(this.config.shutdownGraceMs);
       await this.http.close();
+      for (const hook of this.#closeHooks) await hook();
       await this.hub.layer.close();
       await this.hub.presence.close();
     })();
