@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe } from 'node:test';
+import { createApp, type App } from '../../src/app.js';
+import { loadConfig, type Config, type Limits } from '../../src/config.js';
+import type { DispatcherOptions } from '../../src/outbox/dispatcher.js';
+import { DEMO_ACCOUNTS } from '../../src/seed/demo.js';
+import type { Role } from '../../src/db/schema.js';
+import { dropSchema, PG_URL, postgresUnavailable } from './services.js';
+import { TEST_API_KEY, TEST_SECRET } from './server.js';
+
+export type EngineName = 'sqlite' | 'postgres';
+export const ENGINES: EngineName[] = ['sqlite', 'postgres'];
+
+/**
+ * Runs `body` once per database engine, as `describe('<title> [sqlite]')` and `[postgres]`.
+ * The PostgreSQL copy is skipped, with the reason in the test output, when the server is down.
+ */
+export function forEachEngine(title: string, body: (engine: EngineName) => void): void {
+  for (const engine of ENGINES) {
+    void describe(`${title} [${engine}]`, async () => {
+      const reason = engine === 'postgres' ? await postgresUnavailable() : null;
+      if (reason) {
+        void describe('skipped', { skip: reason }, () => {});
+        return;
+      }
+      body(engine);
+    });
+  }
+}
+
+export interface TestAppOptions {
+  engine: EngineName;
+  /** Load the demo data (tenant "demo", the four DEMO_ACCOUNTS, the catalogue). Default true. */
+  demo?: boolean;
+  limits?: Partial<Limits>;
+  dispatcher?: DispatcherOptions;
+  /** Share a database with another TestApp (a second node): same SQLite folder or PG schema. */
+  shareWith?: TestApp;
+  listen?: boolean;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read answers loosely and assert on them
+export interface ApiAnswer<T = any> {
+  status: number;
+  body: T;
+  headers: Record<string, string>;
+}
+
+export interface RequestOptions {
+  token?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface TestApp {
+  app: App;
+  engine: EngineName;
+  /** SQLite data folder, or the PostgreSQL schema. */
+  dataDir: string;
+  schema: string | null;
+  port: number;
+  url: string;
+  wsUrl: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+  request<T = any>(method: string, path: string, options?: RequestOptions): Promise<ApiAnswer<T>>;
+  /** Signs in (POST /api/auth/login) and returns the token. */
+  login(email: string, password: string): Promise<string>;
+  /** The token of the demo account with this role. */
+  loginAs(role: Role): Promise<string>;
+  /** Registers a new customer with a random email; returns its token and id. */
+  newCustomer(name?: string): Promise<{ token: string; id: string; email: string }>;
+  close(): Promise<void>;
+}
+
+/** A full node (database, modules, outbox) on 127.0.0.1 with a random port. */
+export async function startApp(options: TestAppOptions): Promise<TestApp> {
+  const shared = options.shareWith;
+  const dataDir = shared?.dataDir ?? (await mkdtemp(join(tmpdir(), 'switchboard-app-')));
+  const schema = options.engine === 'postgres' ? (shared?.schema ?? `t_${randomBytes(6).toString('hex')}`) : null;
+  const config: Config = loadConfig({ SWITCHBOARD_ENV: 'test' }, {});
+  config.dataDir = dataDir;
+  config.jwtSecret = TEST_SECRET;
+  config.apiKey = TEST_API_KEY;
+  config.host = '127.0.0.1';
+  config.shutdownGraceMs = 500;
+  config.demoData = options.demo ?? true;
+  config.databaseUrl = options.engine === 'postgres' ? PG_URL : null;
+  config.databaseSchema = schema;
+  Object.assign(config.limits, options.limits);
+  const app = await createApp({ config, dispatcher: { pollMs: 200, ...options.dispatcher } });
+  let port = 0;
+  if (options.listen !== false) port = (await app.sb.listen(0, '127.0.0.1')).port;
+  const url = `http://127.0.0.1:${port}`;
+  const request = async <T>(method: string, path: string, o: RequestOptions = {}): Promise<ApiAnswer<T>> => {
+    const headers: Record<string, string> = { ...o.headers };
+    if (o.token) headers.authorization = `Bearer ${o.token}`;
+    if (o.body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(url + path, { method, headers, ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}), signal: AbortSignal.timeout(30_000) });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as T, headers: Object.fromEntries(res.headers.entries()) };
+  };
+  const login = async (email: string, password: string) => {
+    const res = await request<{ token: string }>('POST', '/api/auth/login', { body: { email, password } });
+    if (res.status !== 200) throw new Error(`login ${email} answered ${res.status}: ${JSON.stringify(res.body)}`);
+    return res.body.token;
+  };
+  let closed = false;
+  return {
+    app,
+    engine: options.engine,
+    dataDir,
+    schema,
+    port,
+    url,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    request,
+    login,
+    loginAs: (role) => {
+      const account = DEMO_ACCOUNTS.find((a) => a.role === role)!;
+      return login(account.email, account.password);
+    },
+    newCustomer: async (name = 'Test Customer') => {
+      const email = `c-${randomBytes(5).toString('hex')}@test.example`;
+      const res = await request<{ token: string; user: { id: string } }>('POST', '/api/auth/register', { body: { email, password: 'password-123', name } });
+      if (res.status !== 201) throw new Error(`register answered ${res.status}: ${JSON.stringify(res.body)}`);
+      return { token: res.body.token, id: res.body.user.id, email };
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await app.sb.close();
+      // The first node of a shared database cleans up; a second node leaves it to the first.
+      if (!shared) {
+        if (schema) await dropSchema(schema);
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    },
+  };
+}
