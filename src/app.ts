@@ -1,5 +1,5 @@
 import { accountRoutes } from './accounts/routes.js';
-import { TokenService } from './auth/tokens.js';
+import { keptSecret, TokenService } from './auth/tokens.js';
 import { installCartChannels } from './cart/channels.js';
 import { cartRoutes } from './cart/routes.js';
 import { catalogRoutes } from './catalog/catalog.js';
@@ -9,6 +9,12 @@ import { installDefaultChannels } from './defaults.js';
 import type { Domain } from './domain/context.js';
 import { Api } from './http/api.js';
 import { createLogger } from './logger.js';
+import { installOrderChannels } from './orders/channels.js';
+import { orderRoutes } from './orders/routes.js';
+import { installPaymentChannels } from './payments/channels.js';
+import { Payments } from './payments/payments.js';
+import { keepRawCallbackBodies, paymentRoutes } from './payments/routes.js';
+import { SandboxProvider } from './payments/sandbox.js';
 import { OutboxDispatcher, type DispatcherOptions } from './outbox/dispatcher.js';
 import { seedIfEmpty, type DemoAccount } from './seed/demo.js';
 import { Switchboard, type SwitchboardOptions } from './switchboard.js';
@@ -25,6 +31,7 @@ export interface App {
   domain: Domain;
   dispatcher: OutboxDispatcher;
   api: Api;
+  payments: Payments;
   /** The demo accounts, when this start loaded the demo data. */
   demo: DemoAccount[] | null;
   migrations: string[];
@@ -58,13 +65,21 @@ export async function createApp(options: AppOptions): Promise<App> {
     wakeOutbox: () => dispatcher.wake(),
     crashAfterCommit: options.crashAfterCommit ?? false,
   };
+  keepRawCallbackBodies(sb.http);
   const api = new Api(sb.http, sb.tokens, database.db);
   accountRoutes(api, domain);
   catalogRoutes(api, database.db);
   cartRoutes(api, domain);
   installCartChannels(sb, domain);
+  const payments = new Payments(domain);
+  const sandbox = config.sandboxPayments ? new SandboxProvider((await keptSecret(config.sandboxSecret, config.dataDir, 'sandbox-secret')).value) : null;
+  if (sandbox) payments.register(sandbox);
+  paymentRoutes(api, payments, sandbox);
+  installPaymentChannels(sb);
+  orderRoutes(api, domain);
+  installOrderChannels(sb, domain);
   const demo = config.demoData ? await seedIfEmpty(domain) : null;
   sb.onClose(() => dispatcher.stop()).onClose(() => database.close());
   dispatcher.start();
-  return { sb, database, domain, dispatcher, api, demo, migrations: applied };
+  return { sb, database, domain, dispatcher, api, payments, demo, migrations: applied };
 }

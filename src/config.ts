@@ -19,6 +19,10 @@ export interface Config {
   databaseSchema: string | null;
   /** Load the demo catalogue and accounts into an empty database at start-up. */
   demoData: boolean;
+  /** The built-in sandbox payment provider (no money moves); off in production unless asked for. */
+  sandboxPayments: boolean;
+  /** Signs sandbox callbacks; null: generated and kept in the data folder. Nodes sharing a database share it. */
+  sandboxSecret: string | null;
   limits: Limits;
   history: { size: number; ttlMs: number; maxChars: number };
   shutdownGraceMs: number;
@@ -57,6 +61,8 @@ const settings = {
   databaseUrl: { env: 'DATABASE_URL', flag: 'database-url', schema: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://') },
   databaseSchema: { env: 'SWITCHBOARD_DATABASE_SCHEMA', flag: 'database-schema', schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case PostgreSQL identifier') },
   demoData: { env: 'SWITCHBOARD_DEMO_DATA', flag: 'demo-data', schema: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1') },
+  sandboxPayments: { env: 'SWITCHBOARD_SANDBOX_PAYMENTS', flag: 'sandbox-payments', schema: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1') },
+  sandboxSecret: { env: 'SWITCHBOARD_SANDBOX_SECRET', flag: 'sandbox-secret', schema: z.string().min(16, 'must be at least 16 characters') },
   maxFrameBytes: { env: 'SWITCHBOARD_MAX_FRAME_BYTES', flag: 'max-frame-bytes', schema: z.coerce.number().int().min(1024).max(16 * 1024 * 1024) },
   messagesPerSecond: { env: 'SWITCHBOARD_MESSAGES_PER_SECOND', flag: 'messages-per-second', schema: z.coerce.number().positive() },
   messageBurst: { env: 'SWITCHBOARD_MESSAGE_BURST', flag: 'message-burst', schema: z.coerce.number().int().min(1) },
@@ -130,6 +136,8 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
     databaseUrl: parsed.databaseUrl ?? null,
     databaseSchema: parsed.databaseSchema ?? null,
     demoData: parsed.demoData ?? mode === 'development',
+    sandboxPayments: parsed.sandboxPayments ?? mode !== 'production',
+    sandboxSecret: parsed.sandboxSecret ?? null,
     limits: {
       maxFrameBytes: parsed.maxFrameBytes ?? defaultLimits.maxFrameBytes,
       messagesPerSecond: parsed.messagesPerSecond ?? defaultLimits.messagesPerSecond,

@@ -19,6 +19,8 @@ export function migrations(engine: Engine): Record<string, Migration> {
           .addColumn('id', 'text', (c) => c.primaryKey())
           .addColumn('slug', 'text', (c) => c.notNull().unique())
           .addColumn('name', 'text', (c) => c.notNull())
+          // Order numbers are handed out from here under the tenant row's lock: no gaps from races.
+          .addColumn('next_order_number', 'integer', (c) => c.notNull().defaultTo(1001))
           .addColumn('created_at', 'text', (c) => c.notNull())
           .execute();
         await db.schema

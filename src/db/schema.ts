@@ -27,6 +27,7 @@ export interface TenantTable {
   id: string;
   slug: string;
   name: string;
+  next_order_number: Generated<number>;
   created_at: string;
 }
 

@@ -1,4 +1,6 @@
 import type { Domain } from '../domain/context.js';
+import { transact } from '../domain/context.js';
+import { changeOrder, createOrder, type OrderLineView } from '../orders/orders.js';
 
 export interface DemoPeople {
   tenantId: string;
@@ -7,5 +9,29 @@ export interface DemoPeople {
   managerId: string;
 }
 
-/** Filled in with the orders module. */
-export async function seedDemoOrders(_domain: Domain, _people: DemoPeople): Promise<void> {}
+async function line(domain: Domain, sku: string, quantity: number): Promise<OrderLineView> {
+  const variant = await domain.db.selectFrom('product_variants as v').innerJoin('products as p', 'p.id', 'v.product_id').select(['p.id as pid', 'v.id as vid', 'p.name', 'v.name as vname', 'p.price_minor', 'v.price_delta_minor']).where('v.sku', '=', sku).executeTakeFirst();
+  if (variant) {
+    const unit = variant.price_minor + variant.price_delta_minor;
+    return { productId: variant.pid, variantId: variant.vid, name: `${variant.name} (${variant.vname})`, unitPriceMinor: unit, quantity, lineTotalMinor: unit * quantity };
+  }
+  const p = await domain.db.selectFrom('products').select(['id', 'name', 'price_minor']).where('sku', '=', sku).executeTakeFirstOrThrow();
+  return { productId: p.id, variantId: null, name: p.name, unitPriceMinor: p.price_minor, quantity, lineTotalMinor: p.price_minor * quantity };
+}
+
+/** A few orders at different points of their life, so every dashboard has something to show. */
+export async function seedDemoOrders(domain: Domain, people: DemoPeople): Promise<void> {
+  const manager = { id: people.managerId, role: 'manager' as const, tenant: people.tenantId };
+  const plans: { skus: [string, number][]; steps: Parameters<typeof changeOrder>[3][] }[] = [
+    { skus: [['BOOST-1', 1]], steps: [{ workerId: people.workerId }, { status: 'in_progress' }, { progress: 40 }] },
+    { skus: [['COF-250', 2], ['MUG-01', 1]], steps: [] },
+    { skus: [['FLT-100', 1]], steps: [{ workerId: people.workerId }, { status: 'in_progress' }, { status: 'completed' }] },
+  ];
+  for (const plan of plans) {
+    const lines = await Promise.all(plan.skus.map(([sku, q]) => line(domain, sku, q)));
+    const order = await transact(domain, (unit) =>
+      createOrder(unit, { tenantId: people.tenantId, customerId: people.customerId, title: lines.map((l) => `${l.quantity} × ${l.name}`).join(', '), currency: 'USD', paymentId: null, status: 'paid', lines, actorId: null }),
+    );
+    for (const step of plan.steps) await changeOrder(domain, manager, order.id, step);
+  }
+}

@@ -1,0 +1,40 @@
+import type { AccessRule } from '../channels/namespaces.js';
+import { accountUser } from '../cart/channels.js';
+import type { Domain } from '../domain/context.js';
+import type { Switchboard } from '../switchboard.js';
+import { orderChannel, orderView, readableOrder } from './orders.js';
+import { mayRead } from './status.js';
+
+/**
+ * Order channels. `order:<id>`: whoever may read the order (snapshot: the order, then
+ * order_updated). Dashboards (order_created / order_updated, data {order, changes}):
+ * `my-orders:<userId>` for a customer, `worker-orders:<userId>` for a worker, and
+ * `staff-orders:<tenantId>` for the managers and admins of that tenant.
+ */
+export function installOrderChannels(sb: Switchboard, domain: Domain): void {
+  const readsOrder: AccessRule = async (ctx) => {
+    const actor = accountUser(ctx.user);
+    if (!actor) return false;
+    const view = await orderView(domain.db, ctx.key);
+    return view !== undefined && mayRead(actor, { tenant_id: view.tenantId, customer_id: view.customer.id, worker_id: view.worker?.id ?? null });
+  };
+  const self = (role: string): AccessRule => (ctx) => {
+    const actor = accountUser(ctx.user);
+    return actor !== null && actor.role === role && ctx.key === actor.id;
+  };
+  const staffOf: AccessRule = (ctx) => {
+    const actor = accountUser(ctx.user);
+    return actor !== null && (actor.role === 'manager' || actor.role === 'admin') && ctx.key === actor.tenant;
+  };
+  sb.defineNamespace('order', { subscribe: readsOrder, history: readsOrder, snapshot: (ctx) => readableOrder(domain.db, accountUser(ctx.user)!, ctx.key) })
+    .defineNamespace('my-orders', { subscribe: self('customer'), history: self('customer') })
+    .defineNamespace('worker-orders', { subscribe: self('worker'), history: self('worker') })
+    .defineNamespace('staff-orders', { subscribe: staffOf, history: staffOf });
+  // The seeds' ws/orders/<id>/: refused (4501) unless the user may read that order.
+  sb.addRoute('/ws/orders/:id/', async ({ id }, user) => {
+    const actor = accountUser(user);
+    if (!actor || !id) return null;
+    const view = await orderView(domain.db, id);
+    return view && mayRead(actor, { tenant_id: view.tenantId, customer_id: view.customer.id, worker_id: view.worker?.id ?? null }) ? [orderChannel(id)] : null;
+  });
+}
