@@ -21,6 +21,8 @@ export interface DatabaseOptions {
 export interface Database {
   db: Kysely<DatabaseSchema>;
   engine: Engine;
+  /** PostgreSQL: the schema the tables live in. */
+  schema: string | null;
   /** Where the data lives, without credentials, for logs and errors. */
   where: string;
   close(): Promise<void>;
@@ -46,7 +48,7 @@ async function openSqlite(dataDir: string): Promise<Database> {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { db, engine: 'sqlite', where: file, close: () => db.destroy() };
+  return { db, engine: 'sqlite', schema: null, where: file, close: () => db.destroy() };
 }
 
 async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
@@ -75,7 +77,7 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
     throw new DatabaseUnavailableError(`cannot reach PostgreSQL at ${where}: ${(err as Error).message || (err as NodeJS.ErrnoException).code}`);
   }
   const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
-  return { db, engine: 'postgres', where: schema ? `${where} (schema ${schema})` : where, close: () => db.destroy() };
+  return { db, engine: 'postgres', schema: schema ?? 'public', where: schema ? `${where} (schema ${schema})` : where, close: () => db.destroy() };
 }
 
 /** The URL without its password. */

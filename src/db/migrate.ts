@@ -9,7 +9,13 @@ export interface MigrateOutcome {
 /** Brings the schema up to date. Safe to run from several nodes at once: Kysely's migrator takes
  * a lock (an advisory lock on PostgreSQL, the write lock on SQLite) around the whole run. */
 export async function migrateToLatest(database: Database): Promise<MigrateOutcome> {
-  const migrator = new Migrator({ db: database.db, provider: { getMigrations: async () => migrations(database.engine) } });
+  // The migrator looks for its own tables across every schema it can see; naming ours stops it
+  // from finding another schema's (another install, a test) and skipping the creation of its own.
+  const migrator = new Migrator({
+    db: database.db,
+    provider: { getMigrations: async () => migrations(database.engine) },
+    ...(database.schema ? { migrationTableSchema: database.schema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   const applied = (results ?? []).filter((r: MigrationResult) => r.status === 'Success').map((r) => r.migrationName);
   if (error) {

@@ -1,94 +1,21 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/config.js';
 import { Switchboard } from '../../src/switchboard.js';
 import { TEST_SECRET } from '../helpers/server.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-const children = new Set<ChildProcess>();
-
-/** A clean environment: nothing inherited but PATH, so the developer's settings cannot leak in. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...extra };
-}
-
-function start(args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<Run>; output: () => { stdout: string; stderr: string } } {
-  const child = spawn(process.execPath, [CLI, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const done = new Promise<Run>((resolve) => {
-    child.on('close', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-  return { child, done, output: () => ({ stdout, stderr }) };
-}
-
-/** Runs the CLI to completion, killing it if it takes longer than `timeoutMs`. */
-async function run(args: string[], env: Record<string, string>, timeoutMs = 10_000): Promise<Run> {
-  const { child, done } = start(args, env);
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const result = await done;
-  clearTimeout(timer);
-  assert.notEqual(result.signal, 'SIGKILL', `switchboard ${args.join(' ')} did not finish within ${timeoutMs} ms: ${JSON.stringify(result)}`);
-  return result;
-}
-
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function waitUntil(check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** The URL from the `Switchboard listening on` log line (pino JSON on stdout). */
-function listeningUrl(stdout: string): string | null {
-  for (const line of stdout.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.msg?.startsWith('Switchboard listening on') && entry.url) return entry.url;
-    } catch {
-      // a partial line; the next read completes it
-    }
-  }
-  return null;
-}
+import { killChildren, listeningUrl, run, start, waitUntil, within } from '../helpers/cli.js';
 
 let dataDir: string;
 before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'switchboard-cli-'));
 });
 after(async () => {
-  for (const child of children) if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+  killChildren();
   await rm(dataDir, { recursive: true, force: true });
 });
 
