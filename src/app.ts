@@ -79,6 +79,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   orderRoutes(api, domain);
   installOrderChannels(sb, domain);
   const demo = config.demoData ? await seedIfEmpty(domain) : null;
+  sb.metrics.addGauge('switchboard_outbox_pending', 'Outbox events committed and not yet published (all nodes sharing the database)', () => dispatcher.pending().catch(() => -1));
+  sb.metrics.addGauge('switchboard_outbox_sent', 'Outbox events this node has published since it started', () => dispatcher.sent);
   sb.onClose(() => dispatcher.stop()).onClose(() => database.close());
   dispatcher.start();
   return { sb, database, domain, dispatcher, api, payments, demo, migrations: applied };

@@ -22,4 +22,9 @@ export class Metrics {
     // Includes nodejs_eventloop_lag_seconds and process memory.
     collectDefaultMetrics({ register: this.registry });
   }
+
+  /** A gauge read when /metrics is scraped (modules add theirs, e.g. the outbox backlog). */
+  addGauge(name: string, help: string, read: () => number | Promise<number>): void {
+    new Gauge({ name, help, registers: [this.registry], async collect() { this.set(await read()); } });
+  }
 }
