@@ -83,13 +83,14 @@ export class Api {
         const body = def.body && !def.rawBody ? parseBody(def.body, req.body ?? {}) : (req.body as B);
         const ctx = { user, body, query, params, req, reply } as HandlerContext<B, Q, P, A>;
         const status = def.status ?? 200;
+        // Set before the handler so a handler may still choose another (e.g. 200 for "already there").
+        reply.status(status);
         const key = req.headers['idempotency-key'];
         if (def.idempotent && user && typeof key === 'string') {
           if (!IDEMPOTENCY_KEY.test(key)) throw new HttpError(400, 'invalid_idempotency_key', 'Idempotency-Key must be 1-200 characters of letters, digits and _-:.', { field: 'Idempotency-Key' });
           return this.#idempotent(user, key, req, reply, status, () => def.handler(ctx));
         }
         const result = await def.handler(ctx);
-        if (!reply.sent) reply.status(status);
         return result ?? (status === 204 ? undefined : null);
       },
     });
@@ -136,7 +137,16 @@ export class Api {
     const claim: IdempotencyClaim = { userId: user.id, key, method: req.method, path, hash, status, claimed: false };
     try {
       const result = await idempotencyScope.run(claim, run);
-      reply.status(status);
+      // A handler whose answer is only complete after its transaction (it calls a provider after
+      // commit) leaves the claim untouched; its answer is stored now. Such handlers must be
+      // idempotent by themselves, so a crash before this insert only costs a recomputed answer.
+      if (!claim.claimed) {
+        await this.db
+          .insertInto('idempotency_keys')
+          .values({ user_id: user.id, key, method: req.method, path, request_hash: hash, status: reply.statusCode, response: JSON.stringify(result ?? null), created_at: new Date().toISOString() })
+          .onConflict((oc) => oc.doNothing())
+          .execute();
+      }
       return result ?? null;
     } catch (err) {
       if (!(err instanceof IdempotencyRace)) throw err;

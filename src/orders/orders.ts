@@ -183,7 +183,9 @@ export async function createOrder(unit: Unit, input: NewOrder): Promise<OrderVie
   if (input.lines.length > 0) {
     await trx
       .insertInto('order_lines')
-      .values(input.lines.map((l) => ({ id: newId('oli'), order_id: id, product_id: l.productId, variant_id: l.variantId ?? '', name: l.name, unit_price_minor: l.unitPriceMinor, quantity: l.quantity, line_total_minor: l.lineTotalMinor })))
+      // Lines are read back in id order: ids that sort by position keep the order they were bought in
+      // (random ids shuffled them). The order's own random part keeps them unique.
+      .values(input.lines.map((l, i) => ({ id: `oli_${id.slice(id.indexOf('_') + 1)}_${String(i).padStart(6, '0')}`, order_id: id, product_id: l.productId, variant_id: l.variantId ?? '', name: l.name, unit_price_minor: l.unitPriceMinor, quantity: l.quantity, line_total_minor: l.lineTotalMinor })))
       .execute();
   }
   const changes = { status: [null, input.status] as [unknown, unknown] };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Domain, Trx, Unit } from '../domain/context.js';
-import { transact } from '../domain/context.js';
+import { idempotencyScope, transact } from '../domain/context.js';
 import { newId, nowIso } from '../db/ids.js';
 import type { PaymentTable } from '../db/schema.js';
 import { activeCart, cartChannel } from '../cart/cart.js';
@@ -93,7 +93,10 @@ export class Payments {
    */
   async createFromCart(user: ApiUser, providerName: string): Promise<{ payment: PaymentView; next: Record<string, unknown>; created: boolean }> {
     const provider = this.provider(providerName);
-    const { row, created } = await transact(this.domain, async (unit) => {
+    // The checkout's transaction runs outside the request's Idempotency-Key: the key must store the
+    // answer the client gets, {payment, next}, which exists only once the provider has started (see
+    // the end). A retry racing this one redoes the checkout, which is idempotent per cart version.
+    const { row, created } = await idempotencyScope.exit(() => transact(this.domain, async (unit) => {
       const cart = await activeCart(unit.trx, user);
       const locked = await forUpdate(this.domain, unit.trx.selectFrom('carts').selectAll().where('id', '=', cart.id)).executeTakeFirstOrThrow();
       const lines = await cartLines(unit.trx, locked.id);
@@ -143,7 +146,7 @@ export class Payments {
       await unit.trx.insertInto('payments').values(row).execute();
       unit.emit({ channel: userChannel(user.id), event: 'payment_pending', data: { payment: view(row) } });
       return { row, created: true };
-    });
+    }));
     // Outside the transaction: a real provider's start is a network call, and must be idempotent
     // per payment id (it is called again when a second tab checks out the same cart).
     const started = await provider.start({ id: row.id, amountMinor: row.amount_minor, currency: row.currency, userId: user.id });
@@ -151,7 +154,11 @@ export class Payments {
       await this.domain.db.updateTable('payments').set({ provider_ref: started.providerRef }).where('id', '=', row.id).execute();
       row.provider_ref = started.providerRef;
     }
-    return { payment: view(row), next: started.next, created };
+    const answer = { payment: view(row), next: started.next };
+    // Stored under the key in a transaction of its own: a concurrent retry that stored first makes
+    // this one replay that answer.
+    if (idempotencyScope.getStore()) await transact(this.domain, async () => answer);
+    return { ...answer, created };
   }
 
   async providerRef(id: string): Promise<string> {
