@@ -117,6 +117,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
   }
   const mode = parsed.env ?? (env.NODE_ENV === 'production' ? 'production' : env.NODE_ENV === 'test' ? 'test' : 'development');
   if (mode === 'production') {
+    if (parsed.sandboxPayments && !parsed.sandboxSecret) problems.push('SWITCHBOARD_SANDBOX_SECRET must be set when sandbox payments are on in production (nodes must share it)');
     if (!parsed.jwtSecret) problems.push('SWITCHBOARD_JWT_SECRET must be set in production (a long random string)');
     if (!parsed.allowedOrigins) problems.push('SWITCHBOARD_ALLOWED_ORIGINS must be set in production (e.g. https://shop.example.com)');
     else if (parsed.allowedOrigins.includes('*')) problems.push('SWITCHBOARD_ALLOWED_ORIGINS=* is refused in production: any site could open connections with your users\' cookies; list your origins');

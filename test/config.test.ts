@@ -30,6 +30,10 @@ void describe('loadConfig', () => {
       logLevel: 'info',
       redisUrl: null,
       databaseUrl: null,
+      databaseSchema: null,
+      demoData: true,
+      sandboxPayments: true,
+      sandboxSecret: null,
       limits: defaultLimits,
       history: { size: 100, ttlMs: 300_000, maxChars: 256 * 1024 * 1024 },
       shutdownGraceMs: 5_000,
@@ -82,6 +86,10 @@ void describe('loadConfig', () => {
       SWITCHBOARD_HISTORY_TTL_MS: '1000',
       SWITCHBOARD_HISTORY_MAX_CHARS: '4096',
       SWITCHBOARD_SHUTDOWN_GRACE_MS: '0',
+      SWITCHBOARD_DATABASE_SCHEMA: 'shop_eu',
+      SWITCHBOARD_DEMO_DATA: 'true',
+      SWITCHBOARD_SANDBOX_PAYMENTS: 'false',
+      SWITCHBOARD_SANDBOX_SECRET: 'sandbox-secret-0123456789',
     });
     assert.deepEqual(config, {
       env: 'test',
@@ -95,6 +103,10 @@ void describe('loadConfig', () => {
       logLevel: 'warn',
       redisUrl: 'rediss://cache:6380/0',
       databaseUrl: 'postgresql://db/app',
+      databaseSchema: 'shop_eu',
+      demoData: true,
+      sandboxPayments: false,
+      sandboxSecret: 'sandbox-secret-0123456789',
       limits: {
         maxFrameBytes: 2048,
         messagesPerSecond: 2.5,
@@ -219,6 +231,10 @@ void describe('loadConfig', () => {
     assert.equal(config.env, 'production');
     assert.equal(config.logLevel, 'info');
     assert.equal(config.apiKey, null);
+    assert.equal(config.demoData, false, 'no demo data in production unless asked for');
+    assert.equal(config.sandboxPayments, false, 'no sandbox payments in production unless asked for');
+    const sandboxOn = problemsOf({ SWITCHBOARD_ENV: 'production', SWITCHBOARD_JWT_SECRET: SECRET, SWITCHBOARD_ALLOWED_ORIGINS: 'https://shop.example.com', SWITCHBOARD_SANDBOX_PAYMENTS: 'true' });
+    assert.ok(sandboxOn.some((p) => p.startsWith('SWITCHBOARD_SANDBOX_SECRET must be set when sandbox payments are on in production')), sandboxOn.join('\n'));
     // Flags satisfy it too.
     const viaFlags = loadConfig({}, { env: 'production', 'jwt-secret': SECRET, 'allowed-origins': 'https://shop.example.com' });
     assert.equal(viaFlags.env, 'production');
@@ -236,6 +252,6 @@ void describe('loadConfig', () => {
     ] as const) {
       assert.ok(settings.some((s) => s.env === env && s.flag === flag), env);
     }
-    assert.equal(settings.length, 24);
+    assert.equal(settings.length, 28);
   });
 });

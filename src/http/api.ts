@@ -122,7 +122,8 @@ export class Api {
    * scope so its transaction commits the answer together with the change (see `transact`). */
   async #idempotent(user: ApiUser, key: string, req: FastifyRequest, reply: FastifyReply, status: number, run: () => Promise<unknown>): Promise<unknown> {
     const path = req.url.split('?')[0] ?? req.url;
-    const hash = createHash('sha256').update(`${req.method} ${path}\n${JSON.stringify(req.body ?? null)}`).digest('base64url');
+    // The query is part of the request (e.g. DELETE /api/cart?version=N): hash the whole URL.
+    const hash = createHash('sha256').update(`${req.method} ${req.url}\n${JSON.stringify(req.body ?? null)}`).digest('base64url');
     const replay = async (): Promise<unknown> => {
       const stored = await this.db.selectFrom('idempotency_keys').selectAll().where('user_id', '=', user.id).where('key', '=', key).executeTakeFirst();
       if (!stored) return undefined;
