@@ -49,23 +49,23 @@ interface Locked {
  */
 async function lockCart(trx: Trx, user: ApiUser): Promise<Locked> {
   for (let attempt = 0; attempt < 3; attempt++) {
-    const cart = await activeCart(trx, user);
-    const now = nowIso();
+    // Straight to the UPDATE: one round trip while the lock is contended; the cart is created
+    // (and the update retried) only on the user's first change.
     const locked = await trx
       .updateTable('carts')
-      .set((eb) => ({ version: eb('version', '+', 1), updated_at: now }))
-      .where('id', '=', cart.id)
+      .set((eb) => ({ version: eb('version', '+', 1), updated_at: nowIso() }))
+      .where('user_id', '=', user.id)
       .where('status', '=', 'active')
       .returningAll()
       .executeTakeFirst();
-    // Not active any more: a checkout turned it into an order between our read and the update.
     if (locked) return { cart: locked, previous: locked.version - 1 };
+    await activeCart(trx, user);
   }
   throw new HttpError(409, 'cart_busy', 'the cart changed state while updating it; retry');
 }
 
-async function finish(unit: Unit, cart: CartTable, extra: { event: string; data: (view: CartView) => unknown }[]): Promise<CartView> {
-  const view = await cartView(unit.trx, cart, await cartCurrency(unit.trx, cart.id));
+async function finish(unit: Unit, cart: CartTable, extra: { event: string; data: (view: CartView) => unknown }[], currency?: string): Promise<CartView> {
+  const view = await cartView(unit.trx, cart, currency ?? (await cartCurrency(unit.trx, cart.id)));
   const channel = cartChannel(cart.user_id);
   for (const e of extra) unit.emit({ channel, event: e.event, data: e.data(view) });
   unit.emit({ channel, event: 'cart_update', data: view });
@@ -121,26 +121,28 @@ export function addItem(domain: Domain, user: ApiUser, input: { productId: strin
   checkQuantity(input.quantity, 'quantity');
   const variantId = input.variantId ?? null;
   return transact(domain, async (unit) => {
+    // Catalogue checks first, before the cart's lock is taken, so concurrent writers of one cart
+    // hold the lock only for the cart's own statements.
+    const item = await sellable(unit.trx, user, input.productId, variantId);
     const locked = await lockCart(unit.trx, user);
     checkVersion(input.version, locked);
-    const item = await sellable(unit.trx, user, input.productId, variantId);
-    const currency = await cartCurrency(unit.trx, locked.cart.id);
-    const hasItems = await unit.trx.selectFrom('cart_items').select('id').where('cart_id', '=', locked.cart.id).limit(1).executeTakeFirst();
-    if (hasItems && currency !== item.currency) throw new HttpError(422, 'currency_mismatch', `the cart is in ${currency}; ${item.name} is sold in ${item.currency}`, { field: 'productId' });
-    const existing = await unit.trx
-      .selectFrom('cart_items')
-      .select(['id', 'quantity'])
-      .where('cart_id', '=', locked.cart.id)
-      .where('product_id', '=', input.productId)
-      .where('variant_id', '=', variantId ?? '')
-      .executeTakeFirst();
+    // One read gives the existing line, whether the cart has items, and their currency.
+    const lines = await unit.trx
+      .selectFrom('cart_items as i')
+      .innerJoin('products as p', 'p.id', 'i.product_id')
+      .select(['i.id', 'i.product_id', 'i.variant_id', 'i.quantity', 'p.currency'])
+      .where('i.cart_id', '=', locked.cart.id)
+      .execute();
+    const currency = lines[0]?.currency;
+    if (currency !== undefined && currency !== item.currency) throw new HttpError(422, 'currency_mismatch', `the cart is in ${currency}; ${item.name} is sold in ${item.currency}`, { field: 'productId' });
+    const existing = lines.find((l) => l.product_id === input.productId && l.variant_id === (variantId ?? ''));
     const quantity = (existing?.quantity ?? 0) + input.quantity;
     if (quantity > MAX_LINE_QUANTITY) checkQuantity(quantity, 'quantity');
     checkStock(item, quantity, 'quantity');
     const id = existing?.id ?? newId('item');
     if (existing) await unit.trx.updateTable('cart_items').set({ quantity }).where('id', '=', id).execute();
     else await unit.trx.insertInto('cart_items').values({ id, cart_id: locked.cart.id, product_id: input.productId, variant_id: variantId ?? '', quantity, created_at: nowIso() }).execute();
-    return finish(unit, locked.cart, [{ event: 'cart_item_added', data: (view) => ({ version: view.version, item: lineOf(view, id), added: input.quantity }) }]);
+    return finish(unit, locked.cart, [{ event: 'cart_item_added', data: (view) => ({ version: view.version, item: lineOf(view, id), added: input.quantity }) }], item.currency);
   });
 }
 
