@@ -18,6 +18,7 @@ export interface DispatcherOptions {
   retainMs?: number;
 }
 
+/** Taken as (key, hash of the schema), like OUTBOX_ORDER_LOCK: one dispatcher per schema, not per database. */
 const DISPATCH_LOCK = 0x5b0a_0002;
 
 interface Row {
@@ -126,7 +127,7 @@ export class OutboxDispatcher {
 
   async #roundPostgres(): Promise<'full' | 'done' | 'busy'> {
     return this.#db.transaction().execute(async (trx) => {
-      const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${DISPATCH_LOCK}) as locked`.execute(trx);
+      const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${DISPATCH_LOCK}::int, hashtext(current_schema())) as locked`.execute(trx);
       if (!rows[0]?.locked) return 'busy';
       const batch = await this.#unsent(trx);
       const sent = await this.#publishAll(batch);

@@ -9,7 +9,9 @@ export interface OutboxEvent {
   data: unknown;
 }
 
-/** Any key on PostgreSQL's advisory lock space; this one orders outbox writers. */
+/** Any key on PostgreSQL's advisory lock space; this one orders outbox writers. Advisory locks are
+ * database-wide, so the lock is taken as (key, hash of the schema): installs in other schemas of
+ * the same database (side by side, or parallel test suites) neither queue behind nor block us. */
 export const OUTBOX_ORDER_LOCK = 0x5b0a_0001;
 
 /**
@@ -23,7 +25,7 @@ export const OUTBOX_ORDER_LOCK = 0x5b0a_0001;
  */
 export async function enqueue(trx: Kysely<DatabaseSchema>, engine: Engine, events: OutboxEvent[]): Promise<void> {
   if (events.length === 0) return;
-  if (engine === 'postgres') await sql`select pg_advisory_xact_lock(${OUTBOX_ORDER_LOCK})`.execute(trx);
+  if (engine === 'postgres') await sql`select pg_advisory_xact_lock(${OUTBOX_ORDER_LOCK}::int, hashtext(current_schema()))`.execute(trx);
   const created_at = nowIso();
   await trx
     .insertInto('outbox')

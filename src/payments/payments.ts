@@ -94,8 +94,8 @@ export class Payments {
   async createFromCart(user: ApiUser, providerName: string): Promise<{ payment: PaymentView; next: Record<string, unknown>; created: boolean }> {
     const provider = this.provider(providerName);
     // The checkout's transaction runs outside the request's Idempotency-Key: the key must store the
-    // answer the client gets, {payment, next}, which exists only once the provider has started (see
-    // the end). A retry racing this one redoes the checkout, which is idempotent per cart version.
+    // answer the client gets, {payment, next}, which exists only once the provider has started. A
+    // retry racing this one redoes the checkout, which is idempotent per cart version.
     const { row, created } = await idempotencyScope.exit(() => transact(this.domain, async (unit) => {
       const cart = await activeCart(unit.trx, user);
       const locked = await forUpdate(this.domain, unit.trx.selectFrom('carts').selectAll().where('id', '=', cart.id)).executeTakeFirstOrThrow();
@@ -154,11 +154,9 @@ export class Payments {
       await this.domain.db.updateTable('payments').set({ provider_ref: started.providerRef }).where('id', '=', row.id).execute();
       row.provider_ref = started.providerRef;
     }
-    const answer = { payment: view(row), next: started.next };
-    // Stored under the key in a transaction of its own: a concurrent retry that stored first makes
-    // this one replay that answer.
-    if (idempotencyScope.getStore()) await transact(this.domain, async () => answer);
-    return { ...answer, created };
+    // The Api stores this answer under the request's Idempotency-Key, with the status the route
+    // answers (201 created, 200 found): the claim was left untouched above.
+    return { payment: view(row), next: started.next, created };
   }
 
   async providerRef(id: string): Promise<string> {
@@ -188,7 +186,11 @@ export class Payments {
       if (!(err instanceof OutOfStock)) throw err;
       // Paid, but the stock went to someone else meanwhile: record it and tell the admins to refund.
       return transact(this.domain, async (unit) => {
-        const row = await this.#fail(unit, err.payment, `out_of_stock: ${err.item}`);
+        // Read again under the lock: a concurrent retry of this callback may have settled the payment
+        // since the rollback (stock came back), and a confirmed payment with its order must stay so.
+        const current = await forUpdate(this.domain, unit.trx.selectFrom('payments').selectAll().where('id', '=', err.payment.id)).executeTakeFirstOrThrow();
+        if (current.status !== 'pending') return { payment: view(current), order: null };
+        const row = await this.#fail(unit, current, `out_of_stock: ${err.item}`);
         unit.emit({ channel: alertsChannel(row.tenant_id), event: 'refund_needed', data: { payment: view(row), reason: `out of stock: ${err.item}` } });
         return { payment: view(row), order: null };
       });
