@@ -108,13 +108,10 @@ export class RedisConnection {
     return new LayerUnavailableError(`Redis is unavailable: ${describeError(err)}`, { cause: err });
   }
 
-  /** Runs once per established subscriber connection after the first (i.e. after each outage). */
+  /** Runs each time the subscriber connection is back after an outage. (`connect` has already
+   * seen the first connection through, so every later 'ready' is a reconnect.) */
   onSubscriberReconnected(listener: () => void): void {
-    let first = true;
-    this.subscriber.on('ready', () => {
-      if (first) first = false;
-      else listener();
-    });
+    this.subscriber.on('ready', listener);
   }
 
   async close(): Promise<void> {
