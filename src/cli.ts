@@ -2,6 +2,7 @@
 import { ConfigError, describeSettings, loadConfig } from './config.js';
 import { installDefaultChannels } from './defaults.js';
 import { keptSecret, TokenService } from './auth/tokens.js';
+import { RedisUnreachableError } from './layer/redis-connection.js';
 import { Switchboard } from './switchboard.js';
 
 const USAGE = `usage: switchboard <command> [flags]
@@ -37,7 +38,7 @@ async function serve(flags: Record<string, string>): Promise<void> {
   const sb = await Switchboard.create({ config });
   installDefaultChannels(sb);
   const { url } = await sb.listen();
-  sb.log.info({ url, env: config.env, layer: 'memory', dataDir: config.dataDir }, `Switchboard listening on ${url}`);
+  sb.log.info({ url, env: config.env, layer: config.redisUrl ? 'redis' : 'memory', dataDir: config.dataDir }, `Switchboard listening on ${url}`);
   if (config.env !== 'production') {
     sb.log.info({ apiKeyFile: `${config.dataDir}/api-key` }, 'dev: mint a token with `npx switchboard token --user alice --role customer`');
   }
@@ -89,6 +90,11 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`switchboard: ${err.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  // A setting that names a service which is not there is a configuration problem too: exit 2.
+  if (err instanceof RedisUnreachableError) {
+    process.stderr.write(`switchboard: ${err.message}\n`);
     process.exit(2);
   }
   process.stderr.write(`switchboard: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
