@@ -137,6 +137,12 @@ export class Cluster {
     await stopProcess(node, 'SIGKILL');
   }
 
+  /** SIGTERM: a graceful stop; resolves with the exit code. */
+  async terminate(node: NodeProcess): Promise<number | null> {
+    await stopProcess(node, 'SIGTERM');
+    return node.child.exitCode;
+  }
+
   /** Stops every node by PID and deletes the cluster's keys. Safe to call twice. */
   async stop(): Promise<void> {
     this.#agent.destroy();
