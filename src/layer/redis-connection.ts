@@ -132,8 +132,16 @@ export class RedisConnection {
       this.#commandGeneration += 1;
     });
     // The restart check runs on every new command connection before calls are let through.
-    this.command.on('ready', () => {
-      this.#checkRun().catch((err: unknown) => this.log?.warn({ err }, 'redis restart check failed; retrying on the next connection'));
+    this.command.on('ready', () => this.#checkRunUntilDone(this.#commandGeneration));
+  }
+
+  /** Calls stay refused until the check has passed on this connection, so a failed check (a slow
+   * INFO, say) is retried while the connection lasts; a new connection starts its own. */
+  #checkRunUntilDone(generation: number): void {
+    if (this.#closed || generation !== this.#commandGeneration) return;
+    this.#checkRun().catch((err: unknown) => {
+      this.log?.warn({ err }, 'redis restart check failed; retrying');
+      setTimeout(() => this.#checkRunUntilDone(generation), 500).unref();
     });
   }
 

@@ -5,6 +5,7 @@ import { isOriginAllowed, type OriginPolicy } from '../auth/origin.js';
 import type { TokenService, Verified } from '../auth/tokens.js';
 import type { RouteMatch, RouteTable } from '../channels/routes.js';
 import type { Limits } from '../config.js';
+import { LayerUnavailableError } from '../layer/channel-layer.js';
 import type { Metrics } from '../metrics.js';
 import type { ConnectionCounter } from './connection-counter.js';
 import { PING_FRAME, errorFrame, parseClientFrame, replyError, replyOk, serverFrame } from './frames.js';
@@ -296,6 +297,8 @@ export class Gateway {
       this.log.warn({ err, op }, 'application callback timed out');
       return new RequestError('unavailable', err.message);
     }
+    // The hub maps its own layer calls; this catches the rest (e.g. presence lists from Redis).
+    if (err instanceof LayerUnavailableError) return new RequestError('unavailable', err.message);
     this.log.error({ err, op }, 'request failed');
     return new RequestError('internal');
   }

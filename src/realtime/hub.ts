@@ -185,7 +185,11 @@ export class Hub {
 
   #presenceOp(session: Session, op: () => Promise<void>): void {
     const previous = this.#presenceOps.get(session) ?? Promise.resolve();
-    const next = previous.then(op).catch((err: unknown) => this.log.error({ err, session: session.id }, 'presence update failed'));
+    const next = previous.then(op).catch((err: unknown) => {
+      // An unreachable store repairs itself from its own record once it is back (RedisPresence).
+      if (err instanceof LayerUnavailableError) this.log.warn({ err, session: session.id }, 'presence update failed; repaired when the store is back');
+      else this.log.error({ err, session: session.id }, 'presence update failed');
+    });
     this.#presenceOps.set(session, next);
     void next.then(() => {
       if (this.#presenceOps.get(session) === next) this.#presenceOps.delete(session);

@@ -48,6 +48,8 @@ void describe('a node on Redis while Redis is down and after', { skip: OwnRedis.
     assert.ok(!reply.ok && reply.error.code === 'unavailable' && reply.error.temporary, JSON.stringify(reply));
     const published = await client.request({ op: 'publish', channel: 'room:outage', event: 'n', data: 3 });
     assert.ok(!published.ok && published.error.code === 'unavailable', JSON.stringify(published));
+    const presence = await client.request({ op: 'presence', channel: 'room:outage' });
+    assert.ok(!presence.ok && presence.error.code === 'unavailable', JSON.stringify(presence));
     const newcomer = await WsTestClient.open(server.wsUrl, { token: await server.token('nina') });
     assert.equal((await newcomer.closed(3000)).code, CloseCodes.shutdown, 'cannot count its connection: sent to reconnect');
 
