@@ -20,8 +20,10 @@ export interface RedisNodesOptions {
  * are filed under its id, so the sweep can take them all away and publish the resulting leaves;
  * the sweep is one Lua script per dead node, so exactly one live node does it.
  *
- * Timing, for a bound T (`timeoutMs`): a heartbeat lasts 2T/3 and is renewed every T/6; every node
- * sweeps every T/6. A node that dies is swept at most 2T/3 + T/6 after its last heartbeat.
+ * Timing, for a bound T (`timeoutMs`): a heartbeat lasts T/2 and is renewed every T/6 (two can be
+ * late before a live node is taken for dead); every node sweeps every T/6. A node that dies is swept
+ * at most T/2 + T/6 = 2T/3 after its last heartbeat, which leaves a third of T for timers running
+ * late on busy nodes.
  */
 export class RedisNodes {
   readonly id = randomBytes(8).toString('base64url');
@@ -36,7 +38,7 @@ export class RedisNodes {
   constructor(connection: RedisConnection, options: RedisNodesOptions = {}) {
     this.#connection = connection;
     const timeoutMs = options.timeoutMs ?? 15_000;
-    this.#ttlMs = Math.round((timeoutMs * 2) / 3);
+    this.#ttlMs = Math.round(timeoutMs / 2);
     this.#everyMs = Math.max(50, Math.round(timeoutMs / 6));
   }
 
