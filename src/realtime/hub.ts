@@ -26,8 +26,9 @@ interface ChannelEntry {
    * node had delivered. With a broker the history read and pub/sub travel on different connections,
    * so a publication the reply already held can still arrive afterwards: it is not sent again. */
   floors: Map<Session, StreamPosition> | null;
-  /** The newest publication this node delivered for the channel. */
-  last: StreamPosition | null;
+  /** The newest publication this node delivered for the channel (two fields: no allocation per publication). */
+  lastEpoch: string | null;
+  lastOffset: number;
   /** Settles when this node's layer subscription for the channel is in place. */
   layerReady: Promise<void>;
 }
@@ -137,8 +138,7 @@ export class Hub {
       }
       for (const p of held) if (p.epoch !== page.position.epoch || p.offset > page.position.offset) session.deliver(p.frame);
       entry.live.add(session);
-      const { last } = entry;
-      const behind = last === null || last.epoch !== page.position.epoch || last.offset < page.position.offset;
+      const behind = entry.lastEpoch !== page.position.epoch || entry.lastOffset < page.position.offset;
       if (behind && page.position.offset > 0) (entry.floors ??= new Map()).set(session, page.position);
       if (sub.seesPresence) (entry.watchers ??= new Set()).add(session);
       if (namespace.trackPresence && session.user) this.#join(session, sub, channel);
@@ -201,7 +201,7 @@ export class Hub {
     if (!entry) {
       const layerReady = this.#chainLayerOp(channel, () => this.layer.subscribe(channel));
       // pending and watchers are made on first use: most channels (a user's own) never need them.
-      entry = { live: new Set(), pending: null, watchers: null, floors: null, last: null, layerReady };
+      entry = { live: new Set(), pending: null, watchers: null, floors: null, lastEpoch: null, lastOffset: 0, layerReady };
       this.#channels.set(channel, entry);
     }
     return entry;
@@ -255,7 +255,8 @@ export class Hub {
       }
       if (floors.size === 0) entry.floors = null;
     }
-    entry.last = { epoch: pub.epoch, offset: pub.offset };
+    entry.lastEpoch = pub.epoch;
+    entry.lastOffset = pub.offset;
     if (entry.pending) for (const sub of entry.pending.keys()) sub.buffer?.push({ epoch: pub.epoch, offset: pub.offset, frame });
     this.metrics.messagesOut.inc(entry.live.size);
     this.metrics.deliveryLatency.observe(Math.max(0, Date.now() - pub.time) / 1000);
