@@ -10,7 +10,7 @@ import {
   type StreamPosition,
 } from './channel-layer.js';
 import { RedisConnection, newInstance, type RedisConnectionOptions } from './redis-connection.js';
-import { eventHeader, parseTopicMessage, presenceMessage } from './redis-keys.js';
+import { eventHeader, parseTopicMessage, presenceMessage, type RedisKeys } from './redis-keys.js';
 
 export interface RedisLayerOptions {
   /** A channel's position outlives its last publication (or this node's last subscriber) by this
@@ -58,7 +58,7 @@ export class RedisLayer implements ChannelLayer {
     return new RedisLayer(await RedisConnection.connect(options), options);
   }
 
-  get keys() {
+  get keys(): RedisKeys {
     return this.connection.keys;
   }
 
@@ -77,10 +77,11 @@ export class RedisLayer implements ChannelLayer {
     try {
       const result = (await scripts.run(
         'sbPublish',
+        // Without a key the fourth key is not touched; the meta stands in for it.
         [keys.epoch, keys.meta(channel), keys.stream(channel), key === undefined ? keys.meta(channel) : keys.idempotency(channel, key)],
         [
           newInstance(),
-          this.#metaTtlMs,
+          this.#metaTtlMs, // the epoch bucket is one meta TTL long (see the class comment)
           this.#metaTtlMs,
           keys.topic(channel),
           event,
@@ -131,7 +132,8 @@ export class RedisLayer implements ChannelLayer {
 
   async unsubscribe(channel: string): Promise<void> {
     if (!this.#subscribed.delete(channel)) return;
-    if (!this.connection.ready) return; // the subscription went with the connection; it is not renewed
+    // While the subscriber is down its subscriptions are gone already, and this one is not renewed.
+    if (this.connection.subscriber.status !== 'ready') return;
     try {
       await this.connection.subscriber.unsubscribe(this.keys.topic(channel));
     } catch (err) {
