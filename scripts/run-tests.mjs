@@ -22,9 +22,21 @@ if (files.length === 0) {
   console.error('no test files found (did tsc -b run?)');
   process.exit(1);
 }
-const result = spawnSync(
-  process.execPath,
-  ['--enable-source-maps', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files],
-  { stdio: 'inherit', env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' } },
-);
-process.exit(result.status ?? 1);
+// The multi-node suites run real node processes under load: they go last, one at a time, so they
+// neither starve the timing-sensitive suites (heartbeats) nor get starved by them.
+const heavy = (f) => relative(testDir, f).startsWith('multinode');
+const phases = [
+  { files: files.filter((f) => !heavy(f)), concurrency: 2 },
+  { files: files.filter(heavy), concurrency: 1 },
+];
+let status = 0;
+for (const phase of phases) {
+  if (phase.files.length === 0) continue;
+  const result = spawnSync(
+    process.execPath,
+    ['--enable-source-maps', '--test', `--test-concurrency=${phase.concurrency}`, '--test-timeout=600000', ...phase.files],
+    { stdio: 'inherit', env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' } },
+  );
+  if ((result.status ?? 1) !== 0) status = result.status ?? 1;
+}
+process.exit(status);

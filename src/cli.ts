@@ -6,6 +6,7 @@ import { openDatabase, DatabaseUnavailableError } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { createLogger } from './logger.js';
 import { reseed, type DemoAccount } from './seed/demo.js';
+import { RedisUnreachableError } from './layer/redis-connection.js';
 
 const USAGE = `usage: switchboard <command> [flags]
 
@@ -135,6 +136,11 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   }
   if (err instanceof ConfigError) {
     process.stderr.write(`switchboard: ${err.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  // A setting that names a service which is not there is a configuration problem too: exit 2.
+  if (err instanceof RedisUnreachableError) {
+    process.stderr.write(`switchboard: ${err.message}\n`);
     process.exit(2);
   }
   process.stderr.write(`switchboard: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

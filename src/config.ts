@@ -13,7 +13,15 @@ export interface Config {
   allowedOrigins: string[];
   allowAnonymous: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Set: the Redis channel layer, presence and connection counts (many nodes); null: in memory. */
   redisUrl: string | null;
+  /** Prefix of every Redis key and pub/sub topic, so deployments can share a Redis. */
+  redisPrefix: string;
+  /** Bound on connecting to Redis and on each Redis call. */
+  redisTimeoutMs: number;
+  /** With Redis: a node that stops (crash, SIGKILL, cut off) stops counting in presence and
+   * per-user connection limits within this long. */
+  presenceTimeoutMs: number;
   databaseUrl: string | null;
   /** PostgreSQL schema (search_path) to keep Switchboard's tables in. */
   databaseSchema: string | null;
@@ -58,6 +66,9 @@ const settings = {
   allowAnonymous: { env: 'SWITCHBOARD_ALLOW_ANONYMOUS', flag: 'allow-anonymous', schema: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1') },
   logLevel: { env: 'LOG_LEVEL', flag: 'log-level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) },
   redisUrl: { env: 'REDIS_URL', flag: 'redis-url', schema: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://') },
+  redisPrefix: { env: 'SWITCHBOARD_REDIS_PREFIX', flag: 'redis-prefix', schema: z.string().min(1).max(64) },
+  redisTimeoutMs: { env: 'SWITCHBOARD_REDIS_TIMEOUT_MS', flag: 'redis-timeout-ms', schema: z.coerce.number().int().min(100).max(60_000) },
+  presenceTimeoutMs: { env: 'SWITCHBOARD_PRESENCE_TIMEOUT_MS', flag: 'presence-timeout-ms', schema: z.coerce.number().int().min(600).max(3_600_000) },
   databaseUrl: { env: 'DATABASE_URL', flag: 'database-url', schema: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://') },
   databaseSchema: { env: 'SWITCHBOARD_DATABASE_SCHEMA', flag: 'database-schema', schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case PostgreSQL identifier') },
   demoData: { env: 'SWITCHBOARD_DEMO_DATA', flag: 'demo-data', schema: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1') },
@@ -134,6 +145,9 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
     allowAnonymous: parsed.allowAnonymous ?? false,
     logLevel: parsed.logLevel ?? (mode === 'test' ? 'silent' : 'info'),
     redisUrl: parsed.redisUrl ?? null,
+    redisPrefix: parsed.redisPrefix ?? 'sb:',
+    redisTimeoutMs: parsed.redisTimeoutMs ?? 5_000,
+    presenceTimeoutMs: parsed.presenceTimeoutMs ?? 15_000,
     databaseUrl: parsed.databaseUrl ?? null,
     databaseSchema: parsed.databaseSchema ?? null,
     demoData: parsed.demoData ?? mode === 'development',

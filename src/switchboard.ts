@@ -4,15 +4,20 @@ import type { StreamPosition } from '@switchboard/client/protocol';
 import { keptSecret, TokenService, type MintOptions } from './auth/tokens.js';
 import { NamespaceRegistry, type NamespaceOptions } from './channels/namespaces.js';
 import { RouteTable, type RouteResolver } from './channels/routes.js';
-import { ConfigError, type Config } from './config.js';
+import type { Config } from './config.js';
 import { buildHttpApp } from './http/app.js';
 import type { ChannelLayer } from './layer/channel-layer.js';
 import { MemoryLayer } from './layer/memory-layer.js';
+import { RedisLayer } from './layer/redis-layer.js';
+import { RedisNodes } from './layer/redis-nodes.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { MemoryPresence } from './presence/memory-presence.js';
 import type { PresenceStore } from './presence/presence-store.js';
+import { RedisPresence } from './presence/redis-presence.js';
+import { MemoryConnectionCounter, type ConnectionCounter } from './realtime/connection-counter.js';
 import { Gateway } from './realtime/gateway.js';
+import { RedisConnectionCounter } from './realtime/redis-connection-counter.js';
 import { presenceEntries } from './realtime/frames.js';
 import { Hub } from './realtime/hub.js';
 import { attachWebSockets } from './realtime/ws-server.js';
@@ -20,10 +25,23 @@ import { attachWebSockets } from './realtime/ws-server.js';
 export interface SwitchboardOptions {
   config: Config;
   logger?: Logger;
-  /** Defaults to the in-memory layer. */
+  /** Defaults to the Redis layer when `config.redisUrl` is set, else the in-memory layer. */
   layer?: ChannelLayer;
   presence?: PresenceStore;
+  connections?: ConnectionCounter;
 }
+
+/** What a node keeps its shared state in: this process, or Redis for many nodes. */
+interface Backends {
+  layer: ChannelLayer;
+  presence: PresenceStore;
+  connections: ConnectionCounter;
+  /** With Redis: this node's heartbeat, and the sweep of dead nodes. */
+  nodes: RedisNodes | null;
+}
+
+/** How long shutdown waits for the leaves of closed sessions to reach the presence store. */
+const PRESENCE_SETTLE_MS = 2000;
 
 export interface HistoryEntry {
   event: string;
@@ -44,6 +62,7 @@ export class Switchboard {
   readonly hub: Hub;
   readonly gateway: Gateway;
   readonly http: FastifyInstance;
+  readonly #backends: Backends;
   #closing: Promise<void> | null = null;
   #closeHooks: (() => Promise<void>)[] = [];
 
@@ -52,9 +71,10 @@ export class Switchboard {
     readonly log: Logger,
     readonly tokens: TokenService,
     readonly apiKey: string | null,
-    layer: ChannelLayer,
-    presence: PresenceStore,
+    backends: Backends,
   ) {
+    const { layer, presence, connections } = backends;
+    this.#backends = backends;
     this.namespaces = new NamespaceRegistry({ historySize: config.history.size, historyTtlMs: config.history.ttlMs });
     this.metrics = new Metrics({
       connections: () => this.gateway.sessions.size,
@@ -66,6 +86,7 @@ export class Switchboard {
       limits: config.limits,
       origins: { allowedOrigins: config.allowedOrigins, allowLocalhost: config.env !== 'production' },
       allowAnonymous: config.allowAnonymous,
+      connections,
     });
     this.http = buildHttpApp({ hub: this.hub, metrics: this.metrics, log, apiKey, isReady: () => layer.ready() && this.#closing === null });
     attachWebSockets(this.http.server, this.gateway, config.limits.maxFrameBytes);
@@ -73,12 +94,14 @@ export class Switchboard {
 
   static async create(options: SwitchboardOptions): Promise<Switchboard> {
     const { config } = options;
-    if (config.redisUrl && !options.layer) throw new ConfigError(['REDIS_URL is set, but this build has no Redis channel layer yet; unset it to use the in-memory layer']);
     const log = options.logger ?? createLogger(config.logLevel);
     const secret = await keptSecret(config.jwtSecret, config.dataDir, 'jwt-secret');
     if (secret.generated) log.warn({ dataDir: config.dataDir }, 'generated a development JWT secret; set SWITCHBOARD_JWT_SECRET in production');
     const apiKey = config.apiKey ?? (config.env === 'production' ? null : (await keptSecret(null, config.dataDir, 'api-key')).value);
-    const sb = new Switchboard(config, log, new TokenService(secret.value, { requireExpiry: config.env === 'production' }), apiKey, options.layer ?? new MemoryLayer({ maxHistoryChars: config.history.maxChars }), options.presence ?? new MemoryPresence());
+    const tokens = new TokenService(secret.value, { requireExpiry: config.env === 'production' });
+    // Connecting to Redis fails fast (RedisUnreachableError) rather than serving without it.
+    const backends = options.layer || !config.redisUrl ? memoryBackends(config, options) : await redisBackends(config, config.redisUrl, log);
+    const sb = new Switchboard(config, log, tokens, apiKey, backends);
     await sb.hub.start();
     return sb;
   }
@@ -133,9 +156,38 @@ export class Switchboard {
       await this.gateway.shutdown(this.config.shutdownGraceMs);
       await this.http.close();
       for (const hook of this.#closeHooks) await hook();
-      await this.hub.layer.close();
-      await this.hub.presence.close();
+      const { layer, presence, connections, nodes } = this.#backends;
+      await this.hub.settlePresence(PRESENCE_SETTLE_MS);
+      await presence.close();
+      await connections.close();
+      // Takes what this node still has in Redis with it, publishing the leaves, before the layer closes.
+      await nodes?.close();
+      await layer.close();
     })();
     return this.#closing;
   }
+}
+
+function memoryBackends(config: Config, options: SwitchboardOptions): Backends {
+  return {
+    layer: options.layer ?? new MemoryLayer({ maxHistoryChars: config.history.maxChars }),
+    presence: options.presence ?? new MemoryPresence(),
+    connections: options.connections ?? new MemoryConnectionCounter(),
+    nodes: null,
+  };
+}
+
+async function redisBackends(config: Config, url: string, log: Logger): Promise<Backends> {
+  const layer = await RedisLayer.connect({ url, prefix: config.redisPrefix, timeoutMs: config.redisTimeoutMs, log: log.child({ component: 'redis' }) });
+  const nodes = new RedisNodes(layer.connection, { timeoutMs: config.presenceTimeoutMs });
+  const presence = new RedisPresence(nodes, (event) => layer.publishPresence(event));
+  const connections = new RedisConnectionCounter(nodes);
+  try {
+    await nodes.start();
+  } catch (err) {
+    await layer.close();
+    throw err;
+  }
+  log.info({ node: nodes.id, prefix: config.redisPrefix }, 'using redis for channels, presence and connection limits');
+  return { layer, presence, connections, nodes };
 }

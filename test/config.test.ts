@@ -29,6 +29,9 @@ void describe('loadConfig', () => {
       allowAnonymous: false,
       logLevel: 'info',
       redisUrl: null,
+      redisPrefix: 'sb:',
+      redisTimeoutMs: 5_000,
+      presenceTimeoutMs: 15_000,
       databaseUrl: null,
       databaseSchema: null,
       demoData: true,
@@ -72,6 +75,9 @@ void describe('loadConfig', () => {
       SWITCHBOARD_ALLOW_ANONYMOUS: '1',
       LOG_LEVEL: 'warn',
       REDIS_URL: 'rediss://cache:6380/0',
+      SWITCHBOARD_REDIS_PREFIX: 'shop-eu:',
+      SWITCHBOARD_REDIS_TIMEOUT_MS: '2500',
+      SWITCHBOARD_PRESENCE_TIMEOUT_MS: '9000',
       DATABASE_URL: 'postgresql://db/app',
       SWITCHBOARD_MAX_FRAME_BYTES: '2048',
       SWITCHBOARD_MESSAGES_PER_SECOND: '2.5',
@@ -102,6 +108,9 @@ void describe('loadConfig', () => {
       allowAnonymous: true,
       logLevel: 'warn',
       redisUrl: 'rediss://cache:6380/0',
+      redisPrefix: 'shop-eu:',
+      redisTimeoutMs: 2500,
+      presenceTimeoutMs: 9000,
       databaseUrl: 'postgresql://db/app',
       databaseSchema: 'shop_eu',
       demoData: true,
@@ -155,6 +164,8 @@ void describe('loadConfig', () => {
       SWITCHBOARD_ALLOW_ANONYMOUS: 'yes',
       LOG_LEVEL: 'loud',
       REDIS_URL: 'http://cache:6379',
+      SWITCHBOARD_REDIS_TIMEOUT_MS: '10',
+      SWITCHBOARD_PRESENCE_TIMEOUT_MS: '100',
       DATABASE_URL: 'mysql://db',
       SWITCHBOARD_MAX_FRAME_BYTES: '10',
       SWITCHBOARD_MESSAGES_PER_SECOND: '0',
@@ -252,6 +263,6 @@ void describe('loadConfig', () => {
     ] as const) {
       assert.ok(settings.some((s) => s.env === env && s.flag === flag), env);
     }
-    assert.equal(settings.length, 28);
+    assert.equal(settings.length, 31);
   });
 });

@@ -19,10 +19,20 @@ export interface PublishOptions {
   historySize: number;
   /** Drop publications older than this from history. */
   historyTtlMs: number;
-  /** A publication with a key the channel has already seen (within its history window) is not
-   * published again: publish resolves with the first one's position. The outbox passes its event
-   * id here, so an event re-sent after a crash between publish and "mark sent" reaches no one twice. */
+  /** A publication with a key the channel has already seen is not published again: publish
+   * resolves with the first one's position and nothing is stored or delivered. A key is remembered
+   * for the publish's `historyTtlMs`, and at least `IDEMPOTENCY_MIN_TTL_MS`, within the same epoch.
+   * The outbox passes its event id here, so an event re-sent after a crash between publish and
+   * "mark sent" reaches no one twice. */
   idempotencyKey?: string;
+}
+
+/** Idempotency keys are remembered at least this long, even on channels without history: an
+ * outbox re-sends within seconds or minutes of the first attempt. */
+export const IDEMPOTENCY_MIN_TTL_MS = 5 * 60_000;
+
+export function idempotencyTtlMs(options: PublishOptions): number {
+  return Math.max(options.historyTtlMs, IDEMPOTENCY_MIN_TTL_MS);
 }
 
 export interface HistoryOptions {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   LayerUnavailableError,
+  idempotencyTtlMs,
   type ChannelLayer,
   type HistoryOptions,
   type HistoryPage,
@@ -44,6 +45,8 @@ interface Stream {
   entries: StoredPublication[];
   head: number;
   touchedAt: number;
+  /** Idempotency keys seen, in the order they were first used; made on first use. */
+  keys: Map<string, { offset: number; expiresAt: number }> | null;
 }
 
 /**
@@ -88,6 +91,12 @@ export class MemoryLayer implements ChannelLayer {
     this.#checkOpen();
     const now = this.#now();
     const stream = this.#stream(channel, now);
+    const key = options.idempotencyKey;
+    if (key !== undefined) {
+      pruneKeys(stream, now);
+      const seen = stream.keys?.get(key);
+      if (seen) return { epoch: stream.epoch, offset: seen.offset };
+    }
     stream.top += 1;
     const pub: Publication = Object.freeze({ channel, event, json, epoch: stream.epoch, offset: stream.top, time: now });
     if (options.historySize > 0 && options.historyTtlMs > 0) {
@@ -101,6 +110,7 @@ export class MemoryLayer implements ChannelLayer {
     }
     this.#prune(stream, now);
     this.#enforceBudget();
+    if (key !== undefined) (stream.keys ??= new Map()).set(key, { offset: stream.top, expiresAt: now + idempotencyTtlMs(options) });
     if (this.#subscribed.has(channel)) this.#handlers?.publication(pub);
     return { epoch: stream.epoch, offset: stream.top };
   }
@@ -108,7 +118,7 @@ export class MemoryLayer implements ChannelLayer {
   async history(channel: string, options: HistoryOptions = {}): Promise<HistoryPage> {
     this.#checkOpen();
     const now = this.#now();
-    const stream = this.#streams.get(channel) ?? { epoch: this.#epoch(), top: 0, entries: [], head: 0, touchedAt: now };
+    const stream = this.#streams.get(channel) ?? { epoch: this.#epoch(), top: 0, entries: [], head: 0, touchedAt: now, keys: null };
     this.#prune(stream, now);
     const position = { epoch: stream.epoch, offset: stream.top };
     const { entries, head } = stream;
@@ -161,7 +171,7 @@ export class MemoryLayer implements ChannelLayer {
   #stream(channel: string, now: number): Stream {
     let stream = this.#streams.get(channel);
     if (!stream) {
-      stream = { epoch: this.#epoch(), top: 0, entries: [], head: 0, touchedAt: now };
+      stream = { epoch: this.#epoch(), top: 0, entries: [], head: 0, touchedAt: now, keys: null };
       this.#streams.set(channel, stream);
     }
     stream.touchedAt = now;
@@ -225,6 +235,7 @@ export class MemoryLayer implements ChannelLayer {
     const now = this.#now();
     for (const [channel, stream] of this.#streams) {
       this.#prune(stream, now);
+      pruneKeys(stream, now);
       if (this.#subscribed.has(channel) || stream.head < stream.entries.length) continue;
       // A stream that never had a publication holds nothing but the current epoch: drop it freely.
       if (stream.top === 0) this.#streams.delete(channel);
@@ -235,6 +246,17 @@ export class MemoryLayer implements ChannelLayer {
     }
     this.#enforceBudget();
   }
+}
+
+/** Forgets expired idempotency keys. Keys are in first-use order, which is expiry order while a
+ * channel keeps one history TTL; a longer-lived key ahead only delays the others a little. */
+function pruneKeys(stream: Stream, now: number): void {
+  if (!stream.keys) return;
+  for (const [key, seen] of stream.keys) {
+    if (seen.expiresAt > now) break;
+    stream.keys.delete(key);
+  }
+  if (stream.keys.size === 0) stream.keys = null;
 }
 
 function pubsIn(entries: StoredPublication[], from: number, to: number): Publication[] {

@@ -5,7 +5,9 @@ import { isOriginAllowed, type OriginPolicy } from '../auth/origin.js';
 import type { TokenService, Verified } from '../auth/tokens.js';
 import type { RouteMatch, RouteTable } from '../channels/routes.js';
 import type { Limits } from '../config.js';
+import { LayerUnavailableError } from '../layer/channel-layer.js';
 import type { Metrics } from '../metrics.js';
+import type { ConnectionCounter } from './connection-counter.js';
 import { PING_FRAME, errorFrame, parseClientFrame, replyError, replyOk, serverFrame } from './frames.js';
 import { handlers, type Handler, type Outcome } from './handlers/index.js';
 import { subscribeChannel } from './handlers/subscribe.js';
@@ -27,6 +29,8 @@ export interface GatewayOptions {
   limits: Limits;
   origins: OriginPolicy;
   allowAnonymous: boolean;
+  /** Per-user connection counts: this node's, or every node's through Redis. */
+  connections: ConnectionCounter;
 }
 
 export const TOKEN_COOKIE = 'switchboard_token';
@@ -37,7 +41,8 @@ export const TOKEN_COOKIE = 'switchboard_token';
  */
 export class Gateway {
   readonly sessions = new Set<Session>();
-  #userConnections = new Map<string, number>();
+  /** Sessions holding a slot in the per-user connection count. */
+  #counted = new WeakSet<Session>();
   #routeOf = new WeakMap<Session, RouteMatch>();
   /** Requests that arrive while the connect frame is being verified wait for it, in order. */
   #connecting = new WeakMap<Session, Promise<void>>();
@@ -97,21 +102,39 @@ export class Gateway {
     } else if (verified && !verified.ok) {
       this.close(session, verified.reason === 'expired' ? CloseCodes.tokenExpired : CloseCodes.unauthorized, verified.detail);
     } else if (verified) {
-      this.authenticate(session, verified.user, verified.expiresAt);
+      // Counting the connection may take a round trip (Redis): requests that arrive meanwhile
+      // wait for it, as they wait for a connect frame being verified.
+      const done = this.authenticate(session, verified.user, verified.expiresAt).then(() => undefined);
+      this.#connecting.set(session, done);
+      void done.then(() => this.#connecting.delete(session));
     }
     // Otherwise the client authenticates with its first frame (connect) before authTimeoutMs.
     return session;
   }
 
-  /** Marks the session authenticated and sends the welcome. False when it was refused (closed). */
-  authenticate(session: Session, user: UserInfo | null, expiresAt: number | null): boolean {
+  /** Counts the user's connection, marks the session authenticated and sends the welcome. False
+   * when it was refused (closed). */
+  async authenticate(session: Session, user: UserInfo | null, expiresAt: number | null): Promise<boolean> {
     if (user) {
-      const count = this.#userConnections.get(user.id) ?? 0;
-      if (count >= this.options.limits.maxConnectionsPerUser) {
-        this.close(session, CloseCodes.tooManyConnections, `user ${user.id} already has ${count} connections`);
+      let counted: { ok: boolean; count: number };
+      try {
+        counted = await this.options.connections.acquire(user.id, session.id, this.options.limits.maxConnectionsPerUser);
+      } catch (err) {
+        // The count lives in Redis and Redis is unreachable: this node cannot serve the client
+        // anyway (publishes and subscribes fail too), so send it to reconnect, maybe elsewhere.
+        this.log.warn({ err, session: session.id }, 'cannot count the connection; closing it');
+        this.close(session, CloseCodes.shutdown, 'server unavailable; reconnect');
         return false;
       }
-      this.#userConnections.set(user.id, count + 1);
+      if (!counted.ok) {
+        this.close(session, CloseCodes.tooManyConnections, `user ${user.id} already has ${counted.count} connections`);
+        return false;
+      }
+      if (session.closed) {
+        this.#release(user.id, session);
+        return false;
+      }
+      this.#counted.add(session);
     }
     session.user = user;
     session.authenticated = true;
@@ -202,14 +225,14 @@ export class Gateway {
   onClosed(session: Session): void {
     if (!this.sessions.delete(session)) return;
     session.closed = true;
-    if (session.authenticated && session.user) {
-      const count = (this.#userConnections.get(session.user.id) ?? 1) - 1;
-      if (count <= 0) this.#userConnections.delete(session.user.id);
-      else this.#userConnections.set(session.user.id, count);
-    }
+    if (session.user && this.#counted.delete(session)) this.#release(session.user.id, session);
     for (const sub of session.subs.values()) this.hub.unsubscribe(session, sub);
     session.subs.clear();
     if (this.sessions.size === 0) this.#drained?.();
+  }
+
+  #release(user: string, session: Session): void {
+    this.options.connections.release(user, session.id).catch((err: unknown) => this.log.warn({ err, session: session.id }, 'releasing a counted connection failed'));
   }
 
   close(session: Session, code: number, reason: string): void {
@@ -274,6 +297,8 @@ export class Gateway {
       this.log.warn({ err, op }, 'application callback timed out');
       return new RequestError('unavailable', err.message);
     }
+    // The hub maps its own layer calls; this catches the rest (e.g. presence lists from Redis).
+    if (err instanceof LayerUnavailableError) return new RequestError('unavailable', err.message);
     this.log.error({ err, op }, 'request failed');
     return new RequestError('internal');
   }

@@ -18,10 +18,17 @@ function toRawJson(value: unknown): RawJson | undefined {
 /** This node's subscribers of one channel. */
 interface ChannelEntry {
   live: Set<Session>;
-  /** Sessions whose subscription is being set up; they get publications into their buffer. */
-  pending: Set<Subscription> | null;
+  /** Subscriptions being set up (and their sessions); they get publications into their buffer. */
+  pending: Map<Subscription, Session> | null;
   /** Live sessions allowed to see join/leave. */
   watchers: Set<Session> | null;
+  /** Live sessions whose subscribe reply held a position newer than the newest publication this
+   * node had delivered. With a broker the history read and pub/sub travel on different connections,
+   * so a publication the reply already held can still arrive afterwards: it is not sent again. */
+  floors: Map<Session, StreamPosition> | null;
+  /** The newest publication this node delivered for the channel (two fields: no allocation per publication). */
+  lastEpoch: string | null;
+  lastOffset: number;
   /** Settles when this node's layer subscription for the channel is in place. */
   layerReady: Promise<void>;
 }
@@ -40,6 +47,9 @@ export class Hub {
   #channels = new Map<string, ChannelEntry>();
   /** Per channel, the chain of layer subscribe/unsubscribe calls, so they apply in order. */
   #layerOps = new Map<string, Promise<void>>();
+  /** Per session, the chain of its presence updates: with a store that answers asynchronously, a
+   * leave must not overtake the join before it (the user would stay listed forever). */
+  #presenceOps = new Map<Session, Promise<void>>();
 
   constructor(
     readonly layer: ChannelLayer,
@@ -91,7 +101,7 @@ export class Hub {
   async subscribe(session: Session, sub: Subscription, ctx: AccessContext, since: StreamPosition | undefined): Promise<SubscribeOutcome> {
     const { channel, namespace } = sub;
     const entry = this.#attach(channel);
-    (entry.pending ??= new Set()).add(sub);
+    (entry.pending ??= new Map()).set(sub, session);
     let page: HistoryPage;
     let snapshot: unknown;
     try {
@@ -128,6 +138,8 @@ export class Hub {
       }
       for (const p of held) if (p.epoch !== page.position.epoch || p.offset > page.position.offset) session.deliver(p.frame);
       entry.live.add(session);
+      const behind = entry.lastEpoch !== page.position.epoch || entry.lastOffset < page.position.offset;
+      if (behind && page.position.offset > 0) (entry.floors ??= new Map()).set(session, page.position);
       if (sub.seesPresence) (entry.watchers ??= new Set()).add(session);
       if (namespace.trackPresence && session.user) this.#join(session, sub, channel);
     };
@@ -142,24 +154,46 @@ export class Hub {
     if (sub.buffer !== null) return; // still setting up: goLive sees `cancelled` and cleans up
     entry.live.delete(session);
     entry.watchers?.delete(session);
+    entry.floors?.delete(session);
     this.#detachIfEmpty(sub.channel, entry);
     if (sub.tracked && session.user) {
       sub.tracked = false;
       const user = session.user.id;
-      this.presence
-        .leave(sub.channel, user, session.id)
-        .then((change) => (change.changed ? this.layer.publishPresence({ channel: sub.channel, kind: 'leave', user }) : undefined))
-        .catch((err: unknown) => this.log.error({ err, channel: sub.channel }, 'presence leave failed'));
+      const channel = sub.channel;
+      this.#presenceOp(session, async () => {
+        const change = await this.presence.leave(channel, user, session.id);
+        if (change.changed) await this.layer.publishPresence({ channel, kind: 'leave', user });
+      });
     }
+  }
+
+  /** Waits, at most `timeoutMs`, for presence updates in flight (the leaves of closed sessions). */
+  async settlePresence(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.#presenceOps.values()), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
   }
 
   #join(session: Session, sub: Subscription, channel: string): void {
     const user = session.user!.id;
     sub.tracked = true;
-    this.presence
-      .join(channel, user, session.id)
-      .then((change) => (change.changed ? this.layer.publishPresence({ channel, kind: 'join', user }) : undefined))
-      .catch((err: unknown) => this.log.error({ err, channel }, 'presence join failed'));
+    this.#presenceOp(session, async () => {
+      const change = await this.presence.join(channel, user, session.id);
+      if (change.changed) await this.layer.publishPresence({ channel, kind: 'join', user });
+    });
+  }
+
+  #presenceOp(session: Session, op: () => Promise<void>): void {
+    const previous = this.#presenceOps.get(session) ?? Promise.resolve();
+    const next = previous.then(op).catch((err: unknown) => {
+      // An unreachable store repairs itself from its own record once it is back (RedisPresence).
+      if (err instanceof LayerUnavailableError) this.log.warn({ err, session: session.id }, 'presence update failed; repaired when the store is back');
+      else this.log.error({ err, session: session.id }, 'presence update failed');
+    });
+    this.#presenceOps.set(session, next);
+    void next.then(() => {
+      if (this.#presenceOps.get(session) === next) this.#presenceOps.delete(session);
+    });
   }
 
   #attach(channel: string): ChannelEntry {
@@ -167,7 +201,7 @@ export class Hub {
     if (!entry) {
       const layerReady = this.#chainLayerOp(channel, () => this.layer.subscribe(channel));
       // pending and watchers are made on first use: most channels (a user's own) never need them.
-      entry = { live: new Set(), pending: null, watchers: null, layerReady };
+      entry = { live: new Set(), pending: null, watchers: null, floors: null, lastEpoch: null, lastOffset: 0, layerReady };
       this.#channels.set(channel, entry);
     }
     return entry;
@@ -205,8 +239,25 @@ export class Hub {
     const entry = this.#channels.get(pub.channel);
     if (!entry) return;
     const frame = messageFrame(pub);
-    for (const session of entry.live) session.deliver(frame);
-    if (entry.pending) for (const sub of entry.pending) sub.buffer?.push({ epoch: pub.epoch, offset: pub.offset, frame });
+    const { floors } = entry;
+    if (floors === null) {
+      for (const session of entry.live) session.deliver(frame);
+    } else {
+      for (const session of entry.live) {
+        const floor = floors.get(session);
+        if (floor === undefined) {
+          session.deliver(frame);
+        } else if (pub.epoch !== floor.epoch || pub.offset > floor.offset) {
+          // Past what the reply held: from here on this session is like any other.
+          floors.delete(session);
+          session.deliver(frame);
+        }
+      }
+      if (floors.size === 0) entry.floors = null;
+    }
+    entry.lastEpoch = pub.epoch;
+    entry.lastOffset = pub.offset;
+    if (entry.pending) for (const sub of entry.pending.keys()) sub.buffer?.push({ epoch: pub.epoch, offset: pub.offset, frame });
     this.metrics.messagesOut.inc(entry.live.size);
     this.metrics.deliveryLatency.observe(Math.max(0, Date.now() - pub.time) / 1000);
   }
@@ -220,13 +271,17 @@ export class Hub {
   }
 
   /** The layer may have dropped publications while it was cut off: close the affected sessions
-   * so their clients resubscribe from their last position and recover through history. */
+   * so their clients resubscribe from their last position and recover through history. That
+   * includes subscriptions still being set up: one may have read its position before the gap and
+   * now wait for publications the gap took, and nothing would tell it. */
   #onResubscribed(channels: string[]): void {
     for (const channel of channels) {
       const entry = this.#channels.get(channel);
       if (!entry) continue;
+      const affected = new Set(entry.live);
+      if (entry.pending) for (const session of entry.pending.values()) affected.add(session);
       // Through the owner (the gateway), like every other close: counted in metrics and logged.
-      for (const session of entry.live) session.owner.close(session, CloseCodes.shutdown, 'channel layer reconnected; resubscribe to recover');
+      for (const session of affected) session.owner.close(session, CloseCodes.shutdown, 'channel layer reconnected; resubscribe to recover');
     }
   }
 }

@@ -20,6 +20,8 @@ export interface TestServerOptions {
   port?: number;
   /** Skip listen(): for tests that drive the node with TestClient only. */
   listen?: boolean;
+  /** Run on Redis (layer, presence, connection counts) under this key prefix. */
+  redis?: { url: string; prefix: string; timeoutMs?: number; presenceTimeoutMs?: number };
 }
 
 export interface TestServer {
@@ -50,6 +52,12 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
   config.allowedOrigins = options.allowedOrigins ?? [];
   config.shutdownGraceMs = 1000;
   Object.assign(config.limits, options.limits);
+  if (options.redis) {
+    config.redisUrl = options.redis.url;
+    config.redisPrefix = options.redis.prefix;
+    config.redisTimeoutMs = options.redis.timeoutMs ?? config.redisTimeoutMs;
+    config.presenceTimeoutMs = options.redis.presenceTimeoutMs ?? config.presenceTimeoutMs;
+  }
   const sb = await Switchboard.create({ config });
   installDefaultChannels(sb);
   const open = { subscribe: allow.authenticated, publish: allow.authenticated, history: allow.authenticated, presence: allow.authenticated, trackPresence: true };

@@ -15,9 +15,10 @@ const keep: PublishOptions = { historySize: 100, historyTtlMs: 60_000 };
 let unique = 0;
 const channelName = (what: string) => `conf:${what}-${process.pid}-${Date.now()}-${unique++}`;
 
-/** The channel-layer contract, run against every implementation (see ChannelLayer's doc comment). */
-export function channelLayerConformance(name: string, factory: LayerFactory): void {
-  describe(`ChannelLayer conformance: ${name}`, () => {
+/** The channel-layer contract, run against every implementation (see ChannelLayer's doc comment).
+ * `skip`: a reason to skip the whole suite (e.g. the backend's server is not reachable). */
+export function channelLayerConformance(name: string, factory: LayerFactory, skip: string | false = false): void {
+  describe(`ChannelLayer conformance: ${name}`, { skip }, () => {
     let layer: ChannelLayer;
     const received: Publication[] = [];
     const presence: PresenceEvent[] = [];
@@ -180,6 +181,37 @@ export function channelLayerConformance(name: string, factory: LayerFactory): vo
       }
       const third = await layer.history(ch, {});
       assert.equal(third.publications[0]!.json, '{"items":[1,2]}');
+    });
+
+    test('a publish with an idempotency key the channel has seen returns the first position and publishes nothing', async () => {
+      const ch = channelName('idem');
+      await layer.subscribe(ch);
+      try {
+        const first = await layer.publish(ch, 'e', '1', { ...keep, idempotencyKey: 'evt-1' });
+        const again = await layer.publish(ch, 'e', '"re-sent"', { ...keep, idempotencyKey: 'evt-1' });
+        assert.deepEqual(again, first);
+        const second = await layer.publish(ch, 'e', '2', { ...keep, idempotencyKey: 'evt-2' });
+        const plain = await layer.publish(ch, 'e', '3', keep);
+        assert.deepEqual([first.offset, second.offset, plain.offset], [1, 2, 3]);
+        // Re-sent at once (an outbox retrying while the first attempt is still in flight): one publication.
+        const racing = await Promise.all(Array.from({ length: 10 }, () => layer.publish(ch, 'e', '4', { ...keep, idempotencyKey: 'evt-4' })));
+        assert.deepEqual(new Set(racing.map((p) => p.offset)), new Set([4]));
+        await waitFor(() => received.filter((p) => p.channel === ch).length >= 4, '4 deliveries');
+        await new Promise((r) => setTimeout(r, 50));
+        assert.deepEqual(received.filter((p) => p.channel === ch).map((p) => [p.offset, p.json]), [[1, '1'], [2, '2'], [3, '3'], [4, '4']]);
+        assert.deepEqual((await layer.history(ch, {})).publications.map((p) => p.json), ['1', '2', '3', '4']);
+
+        const other = channelName('idem-other');
+        assert.equal((await layer.publish(other, 'e', '1', { ...keep, idempotencyKey: 'evt-1' })).offset, 1, 'keys are per channel');
+        // Channels without history still remember keys.
+        const bare = channelName('idem-bare');
+        const none: PublishOptions = { historySize: 0, historyTtlMs: 0, idempotencyKey: 'k' };
+        const a = await layer.publish(bare, 'e', '1', none);
+        assert.deepEqual(await layer.publish(bare, 'e', '1', none), a);
+        assert.equal((await layer.history(bare, { limit: 0 })).position.offset, 1);
+      } finally {
+        await layer.unsubscribe(ch);
+      }
     });
 
     test('presence events reach subscribed nodes and are not stored', async () => {

@@ -110,7 +110,7 @@ forEachEngine('outbox', (engine) => {
 
   // The outbox re-sends an event after a crash between publish and "mark sent", relying on the
   // layer to drop a publication whose idempotency key (the event id) it has already seen.
-  void test('a publication re-sent with the same event id is delivered once', { todo: 'memory layer idempotency lands with the redis-layer branch' }, async () => {
+  void test('a publication re-sent with the same event id is delivered once', async () => {
     const customer = await t.newCustomer();
     const channel = `user:${customer.id}`;
     const client = await connect(t, customer.token);

@@ -232,3 +232,29 @@ test('close() stops everything: no reconnect, pending requests rejected, state d
   await within(rec.client.connect(), 3000, 'reconnect');
   await waitFor(() => sub.state === 'subscribed', 3000, 'resubscribed');
 });
+
+test('a url function is asked before every attempt, so reconnects can go to another node', async () => {
+  const other = await startServer();
+  try {
+    // The first node on the list is down (nothing listens on port 1); then alternate between two.
+    const urls = ['ws://127.0.0.1:1/ws', server.wsUrl, other.wsUrl];
+    const asked: string[] = [];
+    const url = () => {
+      const next = urls[asked.length % urls.length]!;
+      asked.push(next);
+      return next;
+    };
+    const rec = makeClient({ url, token: await server.token('nomad'), getToken: () => server.token('nomad') });
+    await within(rec.client.connect(), 3000, 'connect after a refused first node');
+    assert.deepEqual(asked, urls.slice(0, 2));
+    const sub = rec.client.subscribe('room:nomad');
+    await within(sub.ready, 3000, 'subscribed');
+    for (const session of [...server.sb.gateway.sessions]) if (session.user?.id === 'nomad') server.sb.gateway.close(session, 4000, 'test');
+    await waitFor(() => rec.connectedCount() === 2 && rec.client.state === 'connected', 3000, 'a connection to the other node');
+    assert.deepEqual(asked, urls);
+    assert.equal([...other.sb.gateway.sessions].filter((s) => s.user?.id === 'nomad').length, 1);
+  } finally {
+    closeClients();
+    await other.close();
+  }
+});

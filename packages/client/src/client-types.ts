@@ -7,8 +7,10 @@ import type { Publication, SubscribedInfo, Subscription } from './subscription.j
 /** The client's options, states and events. */
 
 export interface SwitchboardClientOptions {
-  /** The WebSocket endpoint, e.g. `wss://rt.example.com/ws`. Keep tokens out of it: they end up in logs. */
-  url: string;
+  /** The WebSocket endpoint, e.g. `wss://rt.example.com/ws`. Keep tokens out of it: they end up in logs.
+   * A function is called before every connection attempt, so reconnects can go to another node
+   * (e.g. rotate through a list when there is no load balancer in front of the nodes). */
+  url: string | (() => string);
   /** A token for the first connection. With `getToken` too, later connections use `getToken`. */
   token?: string;
   /** Returns a fresh token; called before every reconnect and ahead of the current token's expiry. */

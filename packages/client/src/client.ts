@@ -38,7 +38,7 @@ type RequestFields<Op extends RequestOp> = Omit<Extract<ClientRequest, { op: Op 
  * reconnects with backoff, token refresh) and keeps subscriptions whole across reconnects.
  */
 export class SwitchboardClient {
-  readonly #url: string;
+  readonly #url: string | (() => string);
   readonly #options: SwitchboardClientOptions;
   readonly #WebSocket: WebSocketConstructor;
   readonly #backoff: BackoffOptions;
@@ -77,7 +77,10 @@ export class SwitchboardClient {
   readonly #reconnectTimer = new Timer();
 
   constructor(options: SwitchboardClientOptions) {
-    if (typeof options?.url !== 'string' || options.url.length === 0) throw new TypeError('SwitchboardClient: options.url is required');
+    const url = options?.url;
+    if (!(typeof url === 'function' || (typeof url === 'string' && url.length > 0))) {
+      throw new TypeError('SwitchboardClient: options.url is required (a URL, or a function returning one)');
+    }
     const Impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (typeof Impl !== 'function') {
       throw new TypeError('SwitchboardClient: no WebSocket implementation here; pass options.WebSocket (in Node: the `ws` package)');
@@ -219,10 +222,12 @@ export class SwitchboardClient {
     }
     if (seq !== this.#openSeq || !this.#active) return;
     let ws: WebSocketLike;
+    let url = '(url function)';
     try {
-      ws = new this.#WebSocket(this.#url);
+      url = typeof this.#url === 'function' ? this.#url() : this.#url;
+      ws = new this.#WebSocket(url);
     } catch (err) {
-      const error = new SwitchboardError('bad_config', `cannot open a WebSocket to ${this.#url}: ${errorMessage(err)}`, { cause: err });
+      const error = new SwitchboardError('bad_config', `cannot open a WebSocket to ${url}: ${errorMessage(err)}`, { cause: err });
       this.#giveUp(0, error.message, error);
       return;
     }

@@ -19,7 +19,7 @@ export const connect: Handler<ConnectRequest> = async (gateway, session, req) =>
   };
   if (req.token === undefined) {
     if (!gateway.options.allowAnonymous) return refuse(CloseCodes.unauthorized, new RequestError('invalid_token', 'a token is required', 'token'));
-    if (!gateway.authenticate(session, null, null)) return { result: {} };
+    if (!(await gateway.authenticate(session, null, null))) return { result: {} };
     return { result: { session: session.id, user: null } };
   }
   const verified = await gateway.tokens.verify(req.token);
@@ -27,6 +27,6 @@ export const connect: Handler<ConnectRequest> = async (gateway, session, req) =>
     const code = verified.reason === 'expired' ? CloseCodes.tokenExpired : CloseCodes.unauthorized;
     return refuse(code, new RequestError('invalid_token', verified.detail, 'token'));
   }
-  if (session.closed || !gateway.authenticate(session, verified.user, verified.expiresAt)) return { result: {} };
+  if (session.closed || !(await gateway.authenticate(session, verified.user, verified.expiresAt))) return { result: {} };
   return { result: { session: session.id, user: verified.user } };
 };
