@@ -23,7 +23,7 @@ export function forEachEngine(title: string, body: (engine: EngineName) => void)
     void describe(`${title} [${engine}]`, async () => {
       const reason = engine === 'postgres' ? await postgresUnavailable() : null;
       if (reason) {
-        void describe('skipped', { skip: reason }, () => {});
+        void describe(`${title} [${engine}]`, { skip: reason }, () => {});
         return;
       }
       body(engine);
