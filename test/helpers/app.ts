@@ -9,6 +9,8 @@ import type { DispatcherOptions } from '../../src/outbox/dispatcher.js';
 import { DEMO_ACCOUNTS } from '../../src/seed/demo.js';
 import type { Role } from '../../src/db/schema.js';
 import { dropSchema, PG_URL, postgresUnavailable } from './services.js';
+import { suiteShared } from './suite.js';
+import { WsTestClient } from './ws-client.js';
 import { TEST_API_KEY, TEST_SECRET } from './server.js';
 
 export type EngineName = 'sqlite' | 'postgres';
@@ -139,4 +141,10 @@ export async function startApp(options: TestAppOptions): Promise<TestApp> {
       }
     },
   };
+}
+
+/** A full app for one describe block (see suiteShared): started in before(), its WebSocket test
+ * clients and then the app closed in after(). */
+export function suiteApp(engine: EngineName, options: Omit<TestAppOptions, 'engine'> = {}): TestApp {
+  return suiteShared(() => startApp({ engine, ...options }), (t) => t.close(), () => WsTestClient.closeAll());
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { TokenService } from '../../src/auth/tokens.js';
+import { listeningUrl } from './cli.js';
 import { REDIS_URL, deleteKeys, uniquePrefix } from './redis.js';
 import { TEST_API_KEY, TEST_SECRET } from './server.js';
 import { delay } from './wait.js';
@@ -211,16 +212,3 @@ async function stopProcess(node: NodeProcess, signal: NodeJS.Signals): Promise<v
   }
 }
 
-/** The URL from the `Switchboard listening on` log line (pino JSON on stdout). */
-function listeningUrl(stdout: string): string | null {
-  for (const line of stdout.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.msg?.startsWith('Switchboard listening on') && entry.url) return entry.url;
-    } catch {
-      // a partial line; the next read completes it
-    }
-  }
-  return null;
-}

@@ -1,7 +1,7 @@
-import { after, before } from 'node:test';
 import WebSocket, { type RawData } from 'ws';
 import type { ClientFrame, ReplyFrame, ServerFrame } from '@switchboard/client/protocol';
 import { startServer, type TestServer, type TestServerOptions } from './server.js';
+import { suiteShared } from './suite.js';
 import { delay, waitFor } from './wait.js';
 
 /**
@@ -351,32 +351,5 @@ export async function collectMessages(
  * TestServer without repeating the hooks.
  */
 export function wsSuiteServer(options?: TestServerOptions): TestServer {
-  let current: TestServer | undefined;
-  before(async () => {
-    current = await startServer(options);
-  });
-  after(async () => {
-    await WsTestClient.closeAll();
-    await current?.close();
-  });
-  const get = (): TestServer => {
-    if (!current) throw new Error('the suite server starts in before(); use it inside tests');
-    return current;
-  };
-  return {
-    get sb() {
-      return get().sb;
-    },
-    get port() {
-      return get().port;
-    },
-    get url() {
-      return get().url;
-    },
-    get wsUrl() {
-      return get().wsUrl;
-    },
-    token: (...args) => get().token(...args),
-    close: () => get().close(),
-  };
+  return suiteShared(() => startServer(options), (server) => server.close(), () => WsTestClient.closeAll());
 }

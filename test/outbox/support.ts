@@ -1,59 +1,15 @@
 /** Shared helpers for the checkout, order and outbox suites: a node per describe block, coded-error
  * checks, checkout in one call, and WebSocket subscriptions with bounded waits. */
 import assert from 'node:assert/strict';
-import { after, before } from 'node:test';
 import type { MessageFrame } from '@switchboard/client/protocol';
 import type { OrderView } from '../../src/orders/orders.js';
 import type { PaymentView } from '../../src/payments/payments.js';
-import { startApp, type ApiAnswer, type EngineName, type TestApp, type TestAppOptions } from '../helpers/app.js';
+import type { ApiAnswer, TestApp } from '../helpers/app.js';
 import { WsTestClient } from '../helpers/ws-client.js';
 
 export type { MessageFrame, OrderView, PaymentView };
 
-/**
- * A node for one describe block: started in `before`; in `after` every WsTestClient is closed,
- * then the node. The returned object reads through to the node, so tests use it like a TestApp.
- */
-export function suiteNode(engine: EngineName, options: Omit<TestAppOptions, 'engine' | 'shareWith'> = {}): TestApp {
-  let current: TestApp | undefined;
-  before(async () => {
-    current = await startApp({ engine, ...options });
-  });
-  after(async () => {
-    await WsTestClient.closeAll();
-    await current?.close();
-  });
-  const get = (): TestApp => {
-    if (!current) throw new Error('the suite node starts in before(); use it inside tests');
-    return current;
-  };
-  return {
-    get app() {
-      return get().app;
-    },
-    engine,
-    get dataDir() {
-      return get().dataDir;
-    },
-    get schema() {
-      return get().schema;
-    },
-    get port() {
-      return get().port;
-    },
-    get url() {
-      return get().url;
-    },
-    get wsUrl() {
-      return get().wsUrl;
-    },
-    request: (...args) => get().request(...args),
-    login: (...args) => get().login(...args),
-    loginAs: (...args) => get().loginAs(...args),
-    newCustomer: (...args) => get().newCustomer(...args),
-    close: () => get().close(),
-  };
-}
+export { suiteApp as suiteNode } from '../helpers/app.js';
 
 /** Checks a coded error answer (`{error:{code,message,details}}`) and returns its error. */
 export function expectError(res: ApiAnswer, status: number, code: string): { code: string; message: string; details: Record<string, unknown> } {
