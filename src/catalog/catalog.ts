@@ -68,7 +68,7 @@ export function catalogRoutes(api: Api, db: Db): void {
     response: z.object({ items: z.array(productSchema), nextCursor: z.string().nullable() }),
     handler: async ({ user, query }) => {
       let q = db.selectFrom('products').selectAll().where('tenant_id', '=', user.tenant).orderBy('sku').limit(query.limit + 1);
-      if (query.cursor) q = q.where('sku', '>', String(decodeCursor(query.cursor)[0]));
+      if (query.cursor) q = q.where('sku', '>', decodeCursor(query.cursor, 1)[0]!);
       const rows = await q.execute();
       const page = rows.slice(0, query.limit);
       const last = page.at(-1);

@@ -61,12 +61,24 @@ export async function transact<T>(domain: Domain, work: (unit: Unit) => Promise<
   let result: T;
   try {
     result = await domain.db.transaction().execute(async (trx) => {
+      // The key is claimed first, before any work: a concurrent retry with it then waits on the key
+      // (PostgreSQL: on its unique index until this commits; SQLite: behind this transaction) and
+      // replays this answer. Claimed last, the retry ran the work against the state this one left
+      // and could fail where the first succeeded (a `version` compare-and-set answered 409).
+      if (mine) {
+        await trx
+          .insertInto('idempotency_keys')
+          .values({ user_id: claim.userId, key: claim.key, method: claim.method, path: claim.path, request_hash: claim.hash, status: claim.status, response: 'null', created_at: nowIso() })
+          .execute();
+      }
       const events: OutboxEvent[] = [];
       const value = await work({ trx, emit: (...e) => void events.push(...e) });
       if (mine) {
         await trx
-          .insertInto('idempotency_keys')
-          .values({ user_id: claim.userId, key: claim.key, method: claim.method, path: claim.path, request_hash: claim.hash, status: claim.status, response: JSON.stringify(value ?? null), created_at: nowIso() })
+          .updateTable('idempotency_keys')
+          .set({ response: JSON.stringify(value ?? null) })
+          .where('user_id', '=', claim.userId)
+          .where('key', '=', claim.key)
           .execute();
       }
       await enqueue(trx, domain.database.engine, events);

@@ -78,9 +78,9 @@ export class Api {
       url: def.url,
       handler: async (req, reply) => {
         const user = await this.#authenticate(req, def.auth);
-        const params = def.params ? parse(def.params, req.params, 'path') : (undefined as P);
-        const query = def.query ? parse(def.query, req.query ?? {}, 'query') : (undefined as Q);
-        const body = def.body && !def.rawBody ? parseBody(def.body, req.body ?? {}) : (req.body as B);
+        const params = def.params ? noNul(parse(def.params, req.params, 'path'), 'path') : (undefined as P);
+        const query = def.query ? noNul(parse(def.query, req.query ?? {}, 'query'), 'query') : (undefined as Q);
+        const body = def.body && !def.rawBody ? noNul(parseBody(def.body, req.body ?? {}), 'body') : (req.body as B);
         const ctx = { user, body, query, params, req, reply } as HandlerContext<B, Q, P, A>;
         const status = def.status ?? 200;
         // Set before the handler so a handler may still choose another (e.g. 200 for "already there").
@@ -113,6 +113,14 @@ export class Api {
       if (auth === 'none') return null;
       throw new HttpError(401, 'invalid_token', 'the token is not an account token (it lacks a known role or a tenant); sign in with POST /api/auth/login');
     }
+    if (auth === 'none') return { id, role: role as Role, tenant };
+    // Tokens outlive accounts (12 h; `switchboard seed` deletes every account): the account must
+    // still exist with the token's role and tenant, or a deleted admin kept acting and a deleted
+    // customer's first cart write failed on its foreign key (500).
+    const account = await this.db.selectFrom('users').select(['role', 'tenant_id']).where('id', '=', id).executeTakeFirst();
+    if (!account || account.role !== role || account.tenant_id !== tenant) {
+      throw new HttpError(401, 'invalid_token', 'the account of this token no longer exists or no longer has its role or tenant; sign in again with POST /api/auth/login');
+    }
     const user: ApiUser = { id, role: role as Role, tenant };
     if (Array.isArray(auth) && !auth.includes(user.role)) throw new HttpError(403, 'forbidden', `this needs the role ${auth.join(' or ')}`);
     return user;
@@ -142,11 +150,14 @@ export class Api {
       // commit) leaves the claim untouched; its answer is stored now. Such handlers must be
       // idempotent by themselves, so a crash before this insert only costs a recomputed answer.
       if (!claim.claimed) {
-        await this.db
+        const stored = await this.db
           .insertInto('idempotency_keys')
           .values({ user_id: user.id, key, method: req.method, path, request_hash: hash, status: reply.statusCode, response: JSON.stringify(result ?? null), created_at: new Date().toISOString() })
           .onConflict((oc) => oc.doNothing())
-          .execute();
+          .executeTakeFirst();
+        // A retry racing this one stored its answer first: answer that one, so every request with
+        // the key gets the same answer (the first found the payment 201, a racing one 200).
+        if (Number(stored.numInsertedOrUpdatedRows ?? 1n) === 0) return (await replay()) ?? result ?? null;
       }
       return result ?? null;
     } catch (err) {
@@ -200,20 +211,48 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, where: 'path' | 'query')
   throw new HttpError(400, `invalid_${where}`, `${field}: ${issue?.message ?? 'invalid'}`, { field });
 }
 
+/**
+ * Refuses U+0000 in any string of a parsed request, naming the field. PostgreSQL cannot store it
+ * in text (the query fails: a 500), and SQLite would store it silently: both engines answer 400.
+ */
+function noNul<T>(value: T, where: 'path' | 'query' | 'body'): T {
+  const find = (v: unknown, path: (string | number)[]): (string | number)[] | null => {
+    if (typeof v === 'string') return v.includes('\u0000') ? path : null;
+    if (Array.isArray(v)) {
+      for (const [i, item] of v.entries()) {
+        const found = find(item, [...path, i]);
+        if (found) return found;
+      }
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, item] of Object.entries(v)) {
+        const found = find(item, [...path, k]);
+        if (found) return found;
+      }
+    }
+    return null;
+  };
+  const found = find(value, []);
+  if (!found) return value;
+  const field = found.join('.') || where;
+  throw new HttpError(400, `invalid_${where}`, `${field}: must not contain the NUL character (U+0000)`, { field });
+}
+
 /** Cursor pagination shared by list routes: `?limit=&cursor=`, answers `{items, nextCursor}`. */
 export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(200).optional(),
 });
 
-export function encodeCursor(parts: (string | number)[]): string {
+export function encodeCursor(parts: string[]): string {
   return Buffer.from(JSON.stringify(parts)).toString('base64url');
 }
 
-export function decodeCursor(cursor: string): (string | number)[] {
+/** The parts of a cursor this API handed out: `length` strings (a forged or truncated one is a 400,
+ * not a query on `undefined`). */
+export function decodeCursor(cursor: string, length: number): string[] {
   try {
     const parts = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown;
-    if (Array.isArray(parts) && parts.every((p) => typeof p === 'string' || typeof p === 'number')) return parts;
+    if (Array.isArray(parts) && parts.length === length && parts.every((p) => typeof p === 'string')) return parts as string[];
   } catch {
     // falls through to the error below
   }

@@ -121,8 +121,8 @@ export async function listOrders(db: Db, actor: Actor, query: { limit: number; c
   else if (actor.role === 'worker') q = q.where('o.worker_id', '=', actor.id);
   if (query.status) q = q.where('o.status', '=', query.status);
   if (query.cursor) {
-    const [created, id] = decodeCursor(query.cursor).map(String);
-    q = q.where((eb) => eb.or([eb('o.created_at', '<', created!), eb.and([eb('o.created_at', '=', created!), eb('o.id', '<', id!)])]));
+    const [created, id] = decodeCursor(query.cursor, 2) as [string, string];
+    q = q.where((eb) => eb.or([eb('o.created_at', '<', created), eb.and([eb('o.created_at', '=', created), eb('o.id', '<', id)])]));
   }
   const rows = await q.orderBy('o.created_at', 'desc').orderBy('o.id', 'desc').limit(query.limit + 1).execute();
   const page = rows.slice(0, query.limit);
@@ -256,6 +256,12 @@ async function planChange(unit: Unit, current: OrderTable, change: Change): Prom
       to: next.status,
       allowed: nextStatuses(current.status),
     });
+  }
+  // Back to paid is the worker taken off (docs/api.md): a paid order waits for one, and its former
+  // worker no longer reads it. Naming a worker in the same change contradicts that.
+  if (next.status === 'paid' && next.worker_id !== null) {
+    if (change.workerId) throw new HttpError(409, 'invalid_transition', 'a paid order has no worker: give workerId alone to assign it (it becomes assigned)', { field: 'workerId', from: current.status, to: next.status, allowed: nextStatuses(current.status) });
+    next.worker_id = null;
   }
   if ((next.status === 'assigned' || next.status === 'in_progress') && next.worker_id === null) throw new HttpError(422, 'worker_required', `an order that is ${next.status} needs a worker: give workerId`, { field: 'workerId' });
   if (change.progress !== undefined) {

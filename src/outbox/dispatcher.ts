@@ -113,9 +113,11 @@ export class OutboxDispatcher {
       try {
         const outcome = this.#engine === 'postgres' ? await this.#roundPostgres() : await this.#roundSqlite();
         this.#failures = 0;
-        // A full batch means more may be waiting; someone else holding the lock will be done soon.
+        // A full batch means more may be waiting; someone else holding the PostgreSQL lock will be
+        // done soon. A SQLite lease is held as long as its holder runs (renewed every round): the
+        // others try again at their poll, which also takes over once a dead holder's lease expires.
         if (outcome === 'full') this.#again = true;
-        else if (outcome === 'busy') this.#nextDelay = 50;
+        else if (outcome === 'busy') this.#nextDelay = this.#engine === 'postgres' ? 50 : this.#pollMs;
         await this.#pruneNow();
       } catch (err) {
         this.#failures = Math.min(this.#failures + 1, 6);
@@ -126,15 +128,19 @@ export class OutboxDispatcher {
   }
 
   async #roundPostgres(): Promise<'full' | 'done' | 'busy'> {
-    return this.#db.transaction().execute(async (trx) => {
+    const round = await this.#db.transaction().execute(async (trx) => {
       const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${DISPATCH_LOCK}::int, hashtext(current_schema())) as locked`.execute(trx);
-      if (!rows[0]?.locked) return 'busy';
+      if (!rows[0]?.locked) return null;
       const batch = await this.#unsent(trx);
       const sent = await this.#publishAll(batch);
       await this.#markSent(trx, sent);
-      this.#throwIfStalled(sent, batch);
-      return batch.length === this.#batch ? 'full' : 'done';
+      return { batch, sent };
     });
+    if (!round) return 'busy';
+    // After commit: thrown inside, the stall rolled back the marks of what did go out, and those
+    // events went out again once the layer was back, when their idempotency keys may have expired.
+    this.#throwIfStalled(round.sent, round.batch);
+    return round.batch.length === this.#batch ? 'full' : 'done';
   }
 
   async #roundSqlite(): Promise<'full' | 'done' | 'busy'> {

@@ -89,7 +89,8 @@ export class Payments {
    * Starts paying for the cart as it is now. The lines and totals are copied into the payment, so
    * what is confirmed later is what was shown. One payment per cart version: two tabs checking out
    * the same cart get the same payment (and so at most one order); a newer checkout of a changed
-   * cart supersedes older pending ones, so the customer cannot pay twice for the same items.
+   * cart supersedes older pending ones, so the customer cannot pay twice for the same items. After
+   * a failed payment (declined, out of stock) checking out again makes a new one.
    */
   async createFromCart(user: ApiUser, providerName: string): Promise<{ payment: PaymentView; next: Record<string, unknown>; created: boolean }> {
     const provider = this.provider(providerName);
@@ -98,7 +99,7 @@ export class Payments {
     // retry racing this one redoes the checkout, which is idempotent per cart version.
     const { row, created } = await idempotencyScope.exit(() => transact(this.domain, async (unit) => {
       const cart = await activeCart(unit.trx, user);
-      const locked = await forUpdate(this.domain, unit.trx.selectFrom('carts').selectAll().where('id', '=', cart.id)).executeTakeFirstOrThrow();
+      let locked = await forUpdate(this.domain, unit.trx.selectFrom('carts').selectAll().where('id', '=', cart.id)).executeTakeFirstOrThrow();
       const lines = await cartLines(unit.trx, locked.id);
       if (lines.length === 0) throw new HttpError(422, 'cart_empty', 'your cart is empty; add items before checking out', { field: 'cart' });
       const unavailable = lines.filter((l) => !l.available);
@@ -109,8 +110,20 @@ export class Payments {
         });
       }
       const existing = await unit.trx.selectFrom('payments').selectAll().where('cart_id', '=', locked.id).where('cart_version', '=', locked.version).executeTakeFirst();
-      if (existing) return { row: existing, created: false };
+      if (existing && existing.status !== 'failed') return { row: existing, created: false };
       const currency = (await unit.trx.selectFrom('products').select('currency').where('id', '=', lines[0]!.productId).executeTakeFirst())?.currency ?? DEFAULT_CURRENCY;
+      if (existing) {
+        // This cart state's payment failed (declined, or the stock ran out): paying again must be
+        // possible without touching the cart, and a cart version has one payment, so the retry
+        // moves the cart to a new version (every tab hears it) and pays that one.
+        locked = await unit.trx
+          .updateTable('carts')
+          .set((eb) => ({ version: eb('version', '+', 1), updated_at: nowIso() }))
+          .where('id', '=', locked.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        unit.emit({ channel: cartChannel(locked.user_id), event: 'cart_update', data: await cartView(unit.trx, locked, currency) });
+      }
       const snapshot: PaymentSnapshot = {
         cartVersion: locked.version,
         currency,
@@ -149,7 +162,9 @@ export class Payments {
     }));
     // Outside the transaction: a real provider's start is a network call, and must be idempotent
     // per payment id (it is called again when a second tab checks out the same cart).
-    const started = await provider.start({ id: row.id, amountMinor: row.amount_minor, currency: row.currency, userId: user.id });
+    // The payment's own provider: one found for this cart version may have been started with another
+    // than this request names, and its reference must stay that provider's.
+    const started = await this.provider(row.provider).start({ id: row.id, amountMinor: row.amount_minor, currency: row.currency, userId: user.id });
     if (row.status === 'pending' && started.providerRef !== row.provider_ref) {
       await this.domain.db.updateTable('payments').set({ provider_ref: started.providerRef }).where('id', '=', row.id).execute();
       row.provider_ref = started.providerRef;
@@ -157,6 +172,12 @@ export class Payments {
     // The Api stores this answer under the request's Idempotency-Key, with the status the route
     // answers (201 created, 200 found): the claim was left untouched above.
     return { payment: view(row), next: started.next, created };
+  }
+
+  /** Whether the payment is the user's own (not merely one they may read, as staff). */
+  async isOwn(user: ApiUser, id: string): Promise<boolean> {
+    const row = await this.domain.db.selectFrom('payments').select('user_id').where('id', '=', id).executeTakeFirst();
+    return row?.user_id === user.id;
   }
 
   async providerRef(id: string): Promise<string> {
@@ -199,8 +220,13 @@ export class Payments {
 
   async #settle(unit: Unit, provider: PaymentProvider, outcome: ProviderOutcome): Promise<{ payment: PaymentView; order: OrderView | null }> {
     const { trx } = unit;
-    const row = await forUpdate(this.domain, trx.selectFrom('payments').selectAll().where('provider', '=', provider.name).where('provider_ref', '=', outcome.providerRef)).executeTakeFirst();
-    if (!row) throw new HttpError(404, 'unknown_payment', `no ${provider.name} payment with reference ${outcome.providerRef}`);
+    const found = await trx.selectFrom('payments').select(['id', 'cart_id']).where('provider', '=', provider.name).where('provider_ref', '=', outcome.providerRef).executeTakeFirst();
+    if (!found) throw new HttpError(404, 'unknown_payment', `no ${provider.name} payment with reference ${outcome.providerRef}`);
+    // Locks in checkout's order, the cart before its payments; then stock, the tenant's order number
+    // and the outbox. Payment first, a checkout superseding this payment while it settled deadlocked
+    // with it (each holding what the other took next: the payment, the cart).
+    await forUpdate(this.domain, trx.selectFrom('carts').select('id').where('id', '=', found.cart_id)).execute();
+    const row = await forUpdate(this.domain, trx.selectFrom('payments').selectAll().where('id', '=', found.id)).executeTakeFirstOrThrow();
     if (row.status !== 'pending') {
       if (row.status === 'failed' && outcome.status === 'succeeded') {
         this.domain.log.error({ paymentId: row.id, reason: row.failure_reason }, 'money arrived for a payment that is no longer payable; refund needed');
@@ -271,7 +297,11 @@ class OutOfStock extends Error {
 
 /** Decrements stock for every line, only where enough is left; rolls the whole settlement back otherwise. */
 async function takeStock(trx: Trx, payment: PaymentTable, snapshot: PaymentSnapshot): Promise<void> {
-  for (const l of snapshot.lines) {
+  // Stock rows are locked in one order (variants, then products, each by id), not the cart's: two
+  // settlements of carts holding the same items in opposite orders deadlocked otherwise.
+  const key = (l: OrderLineView) => (l.variantId ? `v ${l.variantId}` : `p ${l.productId}`);
+  const ordered = [...snapshot.lines].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  for (const l of ordered) {
     const result = l.variantId
       ? await trx.updateTable('product_variants').set((eb) => ({ stock: eb('stock', '-', l.quantity) })).where('id', '=', l.variantId).where('stock', '>=', l.quantity).executeTakeFirst()
       : await trx.updateTable('products').set((eb) => ({ stock: eb('stock', '-', l.quantity) })).where('id', '=', l.productId).where('stock', '>=', l.quantity).executeTakeFirst();

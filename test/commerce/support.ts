@@ -2,58 +2,13 @@
  * the demo catalogue by SKU, and products made directly in the database. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before } from 'node:test';
 import type { CartLine, CartView } from '../../src/cart/cart-view.js';
 import { newId, nowIso } from '../../src/db/ids.js';
-import { startApp, type ApiAnswer, type EngineName, type TestApp, type TestAppOptions } from '../helpers/app.js';
-import { WsTestClient } from '../helpers/ws-client.js';
+import type { ApiAnswer, TestApp } from '../helpers/app.js';
 
 export type { CartLine, CartView };
 
-/**
- * A full app (demo data loaded) for one describe block: started in `before`; in `after` every
- * WsTestClient is closed, then the app. The returned object reads through to that app.
- */
-export function suiteApp(engine: EngineName, options: Omit<TestAppOptions, 'engine'> = {}): TestApp {
-  let current: TestApp | undefined;
-  before(async () => {
-    current = await startApp({ engine, ...options });
-  });
-  after(async () => {
-    await WsTestClient.closeAll();
-    await current?.close();
-  });
-  const get = (): TestApp => {
-    if (!current) throw new Error('the suite app starts in before(); use it inside tests');
-    return current;
-  };
-  return {
-    get app() {
-      return get().app;
-    },
-    engine,
-    get dataDir() {
-      return get().dataDir;
-    },
-    get schema() {
-      return get().schema;
-    },
-    get port() {
-      return get().port;
-    },
-    get url() {
-      return get().url;
-    },
-    get wsUrl() {
-      return get().wsUrl;
-    },
-    request: (...args) => get().request(...args),
-    login: (...args) => get().login(...args),
-    loginAs: (...args) => get().loginAs(...args),
-    newCustomer: (...args) => get().newCustomer(...args),
-    close: () => get().close(),
-  };
-}
+export { suiteApp } from '../helpers/app.js';
 
 export interface ErrorDetails {
   code: string;
