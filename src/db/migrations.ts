@@ -180,5 +180,15 @@ export function migrations(engine: Engine): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_refunds_and_pruning': {
+      async up(db: AnyDb) {
+        // Set when a refund_needed alert went out for the payment: a provider re-sending its
+        // callback must not ask the admins to refund twice.
+        await db.schema.alterTable('payments').addColumn('refund_requested_at', 'text').execute();
+        // The dispatcher's hourly pruning deletes by these; without them it scans whole tables.
+        await db.schema.createIndex('idempotency_keys_created').on('idempotency_keys').column('created_at').execute();
+        await db.schema.createIndex('outbox_sent').on('outbox').column('sent_at').execute();
+      },
+    },
   };
 }

@@ -128,6 +128,8 @@ export interface PaymentTable {
   /** JSON: the lines and totals as they were when the payment was created. */
   snapshot: string;
   order_id: string | null;
+  /** When a refund_needed alert went out for it (once per payment). */
+  refund_requested_at: string | null;
   created_at: string;
   updated_at: string;
 }

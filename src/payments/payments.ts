@@ -31,6 +31,8 @@ export interface PaymentView {
   snapshot: PaymentSnapshot;
   orderId: string | null;
   failureReason: string | null;
+  /** Set once the tenant's admins were asked to refund it (money arrived for a failed payment). */
+  refundRequestedAt: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -45,6 +47,7 @@ export const paymentSchema = z.object({
   snapshot: z.object({ cartVersion: z.number().int(), currency: z.string(), totalMinor: z.number().int(), lines: z.array(line) }),
   orderId: z.string().nullable(),
   failureReason: z.string().nullable(),
+  refundRequestedAt: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -59,6 +62,7 @@ function view(row: PaymentTable): PaymentView {
     snapshot: JSON.parse(row.snapshot) as PaymentSnapshot,
     orderId: row.order_id,
     failureReason: row.failure_reason,
+    refundRequestedAt: row.refund_requested_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -153,6 +157,7 @@ export class Payments {
         currency,
         snapshot: JSON.stringify(snapshot),
         order_id: null,
+        refund_requested_at: null,
         created_at: now,
         updated_at: now,
       };
@@ -211,9 +216,8 @@ export class Payments {
         // since the rollback (stock came back), and a confirmed payment with its order must stay so.
         const current = await forUpdate(this.domain, unit.trx.selectFrom('payments').selectAll().where('id', '=', err.payment.id)).executeTakeFirstOrThrow();
         if (current.status !== 'pending') return { payment: view(current), order: null };
-        const row = await this.#fail(unit, current, `out_of_stock: ${err.item}`);
-        unit.emit({ channel: alertsChannel(row.tenant_id), event: 'refund_needed', data: { payment: view(row), reason: `out of stock: ${err.item}` } });
-        return { payment: view(row), order: null };
+        const failed = await this.#fail(unit, current, `out_of_stock: ${err.item}`);
+        return { payment: view(await this.#askRefund(unit, failed, `out of stock: ${err.item}`)), order: null };
       });
     }
   }
@@ -230,7 +234,7 @@ export class Payments {
     if (row.status !== 'pending') {
       if (row.status === 'failed' && outcome.status === 'succeeded') {
         this.domain.log.error({ paymentId: row.id, reason: row.failure_reason }, 'money arrived for a payment that is no longer payable; refund needed');
-        unit.emit({ channel: alertsChannel(row.tenant_id), event: 'refund_needed', data: { payment: view(row), reason: row.failure_reason ?? 'failed' } });
+        return { payment: view(await this.#askRefund(unit, row, row.failure_reason ?? 'failed')), order: null };
       }
       return { payment: view(row), order: null };
     }
@@ -256,6 +260,16 @@ export class Payments {
       { channel: alertsChannel(row.tenant_id), event: 'order_paid', data: { order, payment: view(confirmed) } },
     );
     return { payment: view(confirmed), order };
+  }
+
+  /** Alerts the tenant's admins to refund a payment, once per payment however often the provider
+   * calls back (the row is locked by the caller). */
+  async #askRefund(unit: Unit, row: PaymentTable, reason: string): Promise<PaymentTable> {
+    if (row.refund_requested_at !== null) return row;
+    const asked = { ...row, refund_requested_at: nowIso() };
+    await unit.trx.updateTable('payments').set({ refund_requested_at: asked.refund_requested_at }).where('id', '=', row.id).execute();
+    unit.emit({ channel: alertsChannel(row.tenant_id), event: 'refund_needed', data: { payment: view(asked), reason } });
+    return asked;
   }
 
   async #fail(unit: Unit, row: PaymentTable, reason: string): Promise<PaymentTable> {

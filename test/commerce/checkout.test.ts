@@ -234,6 +234,13 @@ forEachEngine('checkout', (engine) => {
     assert.equal(late.payment.status, 'failed');
     assert.equal(late.order, null);
     assert.equal((await allOrders(t, token)).length, 0, 'the superseded payment made no order');
+    const asked = late.payment.refundRequestedAt;
+    assert.ok(asked, 'money arrived for a failed payment: the admins are asked to refund it');
+    // The provider calls back again (they all retry): no second refund request.
+    const again = expectStatus(await approve(t, token, older.id), 200, 'the same callback again');
+    assert.equal(again.payment.refundRequestedAt, asked);
+    const alerts = await t.app.database.db.selectFrom('outbox').select('data').where('event', '=', 'refund_needed').execute();
+    assert.equal(alerts.filter((a) => a.data.includes(older.id)).length, 1, 'one refund_needed alert for the payment');
 
     const paid = expectStatus(await approve(t, token, newer.id), 200);
     assert.equal(paid.order?.priceMinor, 900 + 1250, 'the current payment still goes through');
