@@ -75,7 +75,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const sandbox = config.sandboxPayments ? new SandboxProvider((await keptSecret(config.sandboxSecret, config.dataDir, 'sandbox-secret')).value) : null;
   if (sandbox) payments.register(sandbox);
   paymentRoutes(api, payments, sandbox);
-  installPaymentChannels(sb);
+  installPaymentChannels(sb, database.db);
   orderRoutes(api, domain);
   installOrderChannels(sb, domain);
   const demo = config.demoData ? await seedIfEmpty(domain) : null;

@@ -1,18 +1,10 @@
-import type { UserInfo } from '@switchboard/client/protocol';
 import type { AccessRule } from '../channels/namespaces.js';
 import type { Domain } from '../domain/context.js';
-import { ROLES, type Role } from '../db/schema.js';
-import type { ApiUser } from '../http/api.js';
+import { accountUser, liveAccount } from '../accounts/access.js';
 import type { Switchboard } from '../switchboard.js';
 import { cartChannel, getCart } from './cart.js';
 
-/** An account token's user (role and tenant known), or null for other tokens. */
-export function accountUser(user: UserInfo | null): ApiUser | null {
-  if (!user || !user.tenant || !ROLES.includes(user.role as Role)) return null;
-  return { id: user.id, role: user.role as Role, tenant: user.tenant };
-}
 
-const ownCart: AccessRule = (ctx) => accountUser(ctx.user)?.id === ctx.key;
 
 /**
  * `cart:<userId>`: only the owner subscribes; the subscribe reply carries the current cart as its
@@ -20,6 +12,7 @@ const ownCart: AccessRule = (ctx) => accountUser(ctx.user)?.id === ctx.key;
  * Clients never publish here: the server owns the cart and pushes it after each commit.
  */
 export function installCartChannels(sb: Switchboard, domain: Domain): void {
+  const ownCart: AccessRule = async (ctx) => (await liveAccount(domain.db, ctx.user))?.id === ctx.key;
   sb.defineNamespace('cart', {
     subscribe: ownCart,
     history: ownCart,

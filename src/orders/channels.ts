@@ -1,5 +1,5 @@
 import type { AccessRule } from '../channels/namespaces.js';
-import { accountUser } from '../cart/channels.js';
+import { accountUser, liveAccount } from '../accounts/access.js';
 import type { Domain } from '../domain/context.js';
 import type { Switchboard } from '../switchboard.js';
 import { orderChannel, orderView, readableOrder } from './orders.js';
@@ -13,17 +13,17 @@ import { mayRead } from './status.js';
  */
 export function installOrderChannels(sb: Switchboard, domain: Domain): void {
   const readsOrder: AccessRule = async (ctx) => {
-    const actor = accountUser(ctx.user);
+    const actor = await liveAccount(domain.db, ctx.user);
     if (!actor) return false;
     const view = await orderView(domain.db, ctx.key);
     return view !== undefined && mayRead(actor, { tenant_id: view.tenantId, customer_id: view.customer.id, worker_id: view.worker?.id ?? null });
   };
-  const self = (role: string): AccessRule => (ctx) => {
-    const actor = accountUser(ctx.user);
+  const self = (role: string): AccessRule => async (ctx) => {
+    const actor = await liveAccount(domain.db, ctx.user);
     return actor !== null && actor.role === role && ctx.key === actor.id;
   };
-  const staffOf: AccessRule = (ctx) => {
-    const actor = accountUser(ctx.user);
+  const staffOf: AccessRule = async (ctx) => {
+    const actor = await liveAccount(domain.db, ctx.user);
     return actor !== null && (actor.role === 'manager' || actor.role === 'admin') && ctx.key === actor.tenant;
   };
   sb.defineNamespace('order', { subscribe: readsOrder, history: readsOrder, snapshot: (ctx) => readableOrder(domain.db, accountUser(ctx.user)!, ctx.key) })

@@ -1,12 +1,13 @@
 import type { AccessRule } from '../channels/namespaces.js';
-import { accountUser } from '../cart/channels.js';
+import { liveAccount } from '../accounts/access.js';
+import type { Db } from '../domain/context.js';
 import type { Switchboard } from '../switchboard.js';
 
 /** `alerts:<tenantId>`: admin-only alerts of one tenant (order_paid, refund_needed). Admins of
  * another tenant are refused, unlike the core `admin` namespace which has no tenant. */
-export function installPaymentChannels(sb: Switchboard): void {
-  const adminOf: AccessRule = (ctx) => {
-    const actor = accountUser(ctx.user);
+export function installPaymentChannels(sb: Switchboard, db: Db): void {
+  const adminOf: AccessRule = async (ctx) => {
+    const actor = await liveAccount(db, ctx.user);
     return actor !== null && actor.role === 'admin' && ctx.key === actor.tenant;
   };
   sb.defineNamespace('alerts', { subscribe: adminOf, history: adminOf });

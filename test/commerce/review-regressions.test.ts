@@ -19,6 +19,7 @@ import { forEachEngine, type ApiAnswer } from '../helpers/app.js';
 import { dropSchema, PG_URL, postgresUnavailable } from '../helpers/services.js';
 import { allOrders, approve, createFromCart, waitUntil, whoAmI, type Checkout, type OrderView, type PaymentView } from '../outbox/support.js';
 import { addItem, catalogue, expectError, expectStatus, getCart, insertProduct, suiteApp, type Catalogue } from './support.js';
+import { WsTestClient } from '../helpers/ws-client.js';
 
 const newKey = (): string => `key-${randomBytes(8).toString('hex')}`;
 type Settled = { payment: PaymentView; order: OrderView | null };
@@ -159,6 +160,33 @@ forEachEngine('review regressions', (engine) => {
     expectError(await t.request('GET', '/api/orders', { token: promoted }), 401, 'invalid_token');
     // The account's own token still works.
     expectStatus(await t.request('GET', '/api/cart', { token: customer.token }), 200);
+  });
+
+  void test('over the WebSocket too, a token whose account is gone (or claims more) is refused (forbidden), not an internal error', async () => {
+    const { db } = t.app.database;
+    const tenant = (await db.selectFrom('tenants').select('id').where('slug', '=', 'demo').executeTakeFirstOrThrow()).id;
+    const gone = await t.app.sb.mintToken({ user: 'usr_gone_ws', role: 'customer', tenant, ttlSeconds: 600 });
+    const customer = await t.newCustomer();
+    const promoted = await t.app.sb.mintToken({ user: customer.id, role: 'admin', tenant, ttlSeconds: 600 });
+    const cases: [string, string][] = [
+      [gone, 'cart:usr_gone_ws'],
+      [gone, 'my-orders:usr_gone_ws'],
+      [promoted, `alerts:${tenant}`],
+      [promoted, `staff-orders:${tenant}`],
+    ];
+    for (const [token, channel] of cases) {
+      const client = await WsTestClient.open(t.wsUrl, { token });
+      await client.expectOp('welcome');
+      const reply = await client.request({ op: 'subscribe', channel });
+      assert.equal(reply.ok, false, `${channel}: ${JSON.stringify(reply)}`);
+      if (!reply.ok) assert.equal(reply.error.code, 'forbidden', channel);
+      await client.disconnect();
+    }
+    // The account's own token still subscribes its cart.
+    const own = await WsTestClient.open(t.wsUrl, { token: customer.token });
+    await own.expectOp('welcome');
+    assert.equal((await own.request({ op: 'subscribe', channel: `cart:${customer.id}` })).ok, true);
+    await own.disconnect();
   });
 
   if (engine !== 'postgres') return;
