@@ -27,6 +27,13 @@ export interface NamespaceOptions {
   trackPresence?: boolean;
   /** The current state a subscriber starts from (e.g. the cart), returned with the subscribe reply. */
   snapshot?: SnapshotProvider;
+  /**
+   * Events after which access may have changed (an order's worker replaced): when one arrives, each
+   * node asks the `subscribe` rule again for each of its subscribers of the channel, before it
+   * delivers anything newer, and ends the subscriptions of those no longer allowed (an
+   * `unsubscribed` frame, code forbidden). They still receive the event that removed them.
+   */
+  recheckOn?: readonly string[];
 }
 
 export interface Namespace extends Required<Pick<NamespaceOptions, 'historySize' | 'historyTtlMs' | 'trackPresence'>> {

@@ -26,7 +26,9 @@ export function installOrderChannels(sb: Switchboard, domain: Domain): void {
     const actor = await liveAccount(domain.db, ctx.user);
     return actor !== null && (actor.role === 'manager' || actor.role === 'admin') && ctx.key === actor.tenant;
   };
-  sb.defineNamespace('order', { subscribe: readsOrder, history: readsOrder, snapshot: (ctx) => readableOrder(domain.db, accountUser(ctx.user)!, ctx.key) })
+  // order_updated may take a worker off the order: every node asks readsOrder again for its
+  // subscribers, and the worker's subscription ends (they get that last update, nothing after).
+  sb.defineNamespace('order', { subscribe: readsOrder, history: readsOrder, recheckOn: ['order_updated'], snapshot: (ctx) => readableOrder(domain.db, accountUser(ctx.user)!, ctx.key) })
     .defineNamespace('my-orders', { subscribe: self('customer'), history: self('customer') })
     .defineNamespace('worker-orders', { subscribe: self('worker'), history: self('worker') })
     .defineNamespace('staff-orders', { subscribe: staffOf, history: staffOf });

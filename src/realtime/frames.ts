@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ClientFrame, ClientRequest, RequestOp } from '@switchboard/client/protocol';
+import type { ClientFrame, ClientRequest, ReplyError, RequestOp } from '@switchboard/client/protocol';
 import type { Publication } from '../layer/channel-layer.js';
 import type { PresenceMember } from '../presence/presence-store.js';
 import { RequestError } from './reply-error.js';
@@ -72,6 +72,10 @@ export function messageFrame(pub: Publication): Buffer {
 
 export function presenceFrame(kind: 'join' | 'leave', channel: string, user: string): Buffer {
   return Buffer.from(`{"op":"${kind}","channel":${JSON.stringify(channel)},"user":${JSON.stringify(user)}}`);
+}
+
+export function unsubscribedFrame(channel: string, error: ReplyError): Buffer {
+  return Buffer.from(JSON.stringify({ op: 'unsubscribed', channel, error }));
 }
 
 /** A publication inside a reply (history, recovery), with its data spliced in unparsed. */

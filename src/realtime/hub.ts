@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import { CloseCodes, type StreamPosition } from '@switchboard/client/protocol';
-import { isAllowed, type AccessContext, type NamespaceRegistry } from '../channels/namespaces.js';
+import { isAllowed, type AccessContext, type Namespace, type NamespaceRegistry } from '../channels/namespaces.js';
 import type { ChannelLayer, HistoryPage, PresenceEvent, Publication } from '../layer/channel-layer.js';
 import { LayerUnavailableError } from '../layer/channel-layer.js';
 import type { Metrics } from '../metrics.js';
 import type { PresenceStore } from '../presence/presence-store.js';
-import { messageFrame, presenceFrame, publicationPayload } from './frames.js';
+import { messageFrame, presenceFrame, publicationPayload, unsubscribedFrame } from './frames.js';
 import { withTimeout } from '../util/timeout.js';
 import { RawJson, stringify } from './raw-json.js';
 import { RequestError } from './reply-error.js';
@@ -31,6 +31,9 @@ interface ChannelEntry {
   lastOffset: number;
   /** Settles when this node's layer subscription for the channel is in place. */
   layerReady: Promise<void>;
+  /** While the subscribers' access is being checked again (namespace `recheckOn`), publications
+   * wait here, so none reaches a subscriber who is about to lose access. */
+  held: Publication[] | null;
 }
 
 export interface SubscribeOutcome {
@@ -201,7 +204,7 @@ export class Hub {
     if (!entry) {
       const layerReady = this.#chainLayerOp(channel, () => this.layer.subscribe(channel));
       // pending and watchers are made on first use: most channels (a user's own) never need them.
-      entry = { live: new Set(), pending: null, watchers: null, floors: null, lastEpoch: null, lastOffset: 0, layerReady };
+      entry = { live: new Set(), pending: null, watchers: null, floors: null, lastEpoch: null, lastOffset: 0, layerReady, held: null };
       this.#channels.set(channel, entry);
     }
     return entry;
@@ -238,6 +241,53 @@ export class Hub {
   #onPublication(pub: Publication): void {
     const entry = this.#channels.get(pub.channel);
     if (!entry) return;
+    if (entry.held) {
+      entry.held.push(pub);
+      return;
+    }
+    this.#deliverPublication(entry, pub);
+    if (entry.live.size === 0) return;
+    const resolved = this.namespaces.resolve(pub.channel, null);
+    if (resolved.ok && resolved.namespace.options.recheckOn?.includes(pub.event)) this.#recheck(entry, resolved.namespace, resolved.ctx.key, pub.channel);
+  }
+
+  /**
+   * Asks the channel's `subscribe` rule again for every live subscriber on this node and ends the
+   * subscriptions it now refuses. Publications arriving meanwhile are held and then delivered in
+   * order to those who remain. A rule that fails (its database is down) keeps the subscriber: it
+   * was allowed a moment ago, and a blip must not cut every dashboard off.
+   */
+  #recheck(entry: ChannelEntry, namespace: Namespace, key: string, channel: string): void {
+    entry.held = [];
+    const sessions = [...entry.live];
+    const check = async (session: Session): Promise<void> => {
+      let allowed = true;
+      try {
+        allowed = await isAllowed(namespace, 'subscribe', { user: session.user, channel, namespace: namespace.name, key });
+      } catch (err) {
+        this.log.warn({ err, channel, session: session.id }, 'access recheck failed; the subscriber stays');
+      }
+      if (!allowed) this.revoke(session, channel, new RequestError('forbidden', `no longer allowed to read ${channel.slice(0, 64)}`, 'channel'));
+    };
+    void Promise.all(sessions.map(check)).finally(() => {
+      const held = entry.held ?? [];
+      entry.held = null;
+      // Through #onPublication: a held event may itself call for another recheck, which holds the rest.
+      for (const pub of held) this.#onPublication(pub);
+    });
+  }
+
+  /** Ends a session's subscription from the server side and tells the client why. */
+  revoke(session: Session, channel: string, error: RequestError): void {
+    const sub = session.subs.get(channel);
+    if (!sub) return;
+    session.subs.delete(channel);
+    this.unsubscribe(session, sub);
+    session.deliver(unsubscribedFrame(channel, error.toReply()));
+    this.metrics.requestErrors.inc({ code: error.code });
+  }
+
+  #deliverPublication(entry: ChannelEntry, pub: Publication): void {
     const frame = messageFrame(pub);
     const { floors } = entry;
     if (floors === null) {

@@ -129,8 +129,19 @@ forEachEngine('orders live', (engine) => {
 
     const [former, next] = await Promise.all([connect(t, worker.token), connect(t, second.token)]);
     await subscribe(former, `worker-orders:${worker.id}`);
+    await subscribe(former, `order:${order.id}`);
     await subscribe(next, `worker-orders:${second.id}`);
     const reassigned = await patch(t, managerToken, order.id, { workerId: second.id });
+    // The former worker was reading the order itself: that subscription ends with the change that
+    // took them off (they get it, then unsubscribed), and later changes no longer reach them.
+    const ended = await former.nextMatching((f) => f.op === 'unsubscribed' && f.channel === `order:${order.id}`, 5000, 'unsubscribed from the order');
+    assert.equal((ended as { error: { code: string } }).error.code, 'forbidden');
+    const priced = await patch(t, managerToken, order.id, { priceMinor: 777 });
+    await updatesOf(next, `worker-orders:${second.id}`, order.id, 1, reassigned.version);
+    assert.ok(
+      !former.pending.some((r) => r.frame.op === 'message' && r.frame.channel === `order:${order.id}` && (r.frame.data as { order: { version: number } }).order.version >= priced.version),
+      'no change after the one that took the worker off reaches them on order:<id>',
+    );
 
     const [lost] = await updatesOf(former, `worker-orders:${worker.id}`, order.id, 1, assigned.version);
     assert.equal(lost!.order.version, reassigned.version);

@@ -16,6 +16,7 @@ import {
   type ResultByOp,
   type SubscribeResult,
   type SubscribedFrame,
+  type UnsubscribedFrame,
   type WelcomeFrame,
 } from './protocol.js';
 import { OPEN, discardSocket, type WebSocketConstructor, type WebSocketLike } from './socket.js';
@@ -378,6 +379,13 @@ export class SwitchboardClient {
       case 'subscribed':
         this.#onServerSubscribed(frame as unknown as SubscribedFrame);
         return;
+      case 'unsubscribed': {
+        // Access was taken away: the subscription fails with the server's error and is dropped,
+        // so it is not resubscribed after the next reconnect either.
+        const f = frame as unknown as UnsubscribedFrame;
+        if (typeof f.channel === 'string' && f.error && typeof f.error === 'object') this.#subs.get(f.channel)?.fail(SwitchboardError.fromReply(f.error));
+        return;
+      }
       case 'join':
       case 'leave': {
         const f = frame as unknown as PresenceEventFrame;

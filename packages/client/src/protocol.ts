@@ -178,6 +178,13 @@ export interface SubscribedFrame extends SubscribeResult {
   op: 'subscribed';
   channel: string;
 }
+/** The server ended a subscription: the channel's policy no longer lets this user read it (an
+ * order's worker was taken off, say). The client must not resubscribe on its own. */
+export interface UnsubscribedFrame {
+  op: 'unsubscribed';
+  channel: string;
+  error: ReplyError;
+}
 export interface PresenceEventFrame {
   op: 'join' | 'leave';
   channel: string;
@@ -197,6 +204,7 @@ export type ServerFrame =
   | ReplyFrame
   | MessageFrame
   | SubscribedFrame
+  | UnsubscribedFrame
   | PresenceEventFrame
   | ServerPingFrame
   | ErrorFrame;
