@@ -108,6 +108,17 @@ export class RedisConnection {
     return new LayerUnavailableError(`Redis is unavailable: ${describeError(err)}`, { cause: err });
   }
 
+  /** A call on the command connection, failing fast: refused at once unless usable (assertUsable),
+   * and a failure comes back through unavailable(). */
+  async call<T>(call: (connection: this) => Promise<T>): Promise<T> {
+    this.assertUsable();
+    try {
+      return await call(this);
+    } catch (err) {
+      throw this.unavailable(err);
+    }
+  }
+
   /** Runs each time the subscriber connection is back after an outage. (`connect` has already
    * seen the first connection through, so every later 'ready' is a reconnect.) */
   onSubscriberReconnected(listener: () => void): void {

@@ -72,10 +72,9 @@ export class RedisLayer implements ChannelLayer {
   }
 
   async publish(channel: string, event: string, json: string, options: PublishOptions): Promise<StreamPosition> {
-    const { keys, scripts } = this.#usable();
     const key = options.idempotencyKey;
-    try {
-      const result = (await scripts.run(
+    const result = (await this.connection.call(({ keys, scripts }) =>
+      scripts.run(
         'sbPublish',
         // Without a key the fourth key is not touched; the meta stands in for it.
         [keys.epoch, keys.meta(channel), keys.stream(channel), key === undefined ? keys.meta(channel) : keys.idempotency(channel, key)],
@@ -91,27 +90,16 @@ export class RedisLayer implements ChannelLayer {
           key === undefined ? 0 : idempotencyTtlMs(options),
           eventHeader(event),
         ],
-      )) as [string, number, number];
-      return { epoch: result[0], offset: Number(result[1]) };
-    } catch (err) {
-      throw this.connection.unavailable(err);
-    }
+      ),
+    )) as [string, number, number];
+    return { epoch: result[0], offset: Number(result[1]) };
   }
 
   async history(channel: string, options: HistoryOptions = {}): Promise<HistoryPage> {
-    const { keys, scripts } = this.#usable();
     const { since, limit } = options;
-    let result: [string, number, number, RawEntry[]];
-    try {
-      result = (await scripts.run(
-        'sbHistory',
-        [keys.epoch, keys.meta(channel), keys.stream(channel)],
-        [newInstance(), this.#metaTtlMs, since?.epoch ?? '', since?.offset ?? 0, limit ?? -1],
-      )) as typeof result;
-    } catch (err) {
-      throw this.connection.unavailable(err);
-    }
-    const [epoch, top, complete, entries] = result;
+    const [epoch, top, complete, entries] = (await this.connection.call(({ keys, scripts }) =>
+      scripts.run('sbHistory', [keys.epoch, keys.meta(channel), keys.stream(channel)], [newInstance(), this.#metaTtlMs, since?.epoch ?? '', since?.offset ?? 0, limit ?? -1]),
+    )) as [string, number, number, RawEntry[]];
     const publications = entries.map((entry) => toPublication(channel, epoch, entry));
     // Without `since` the script reads newest first (to stop at the limit); callers get oldest first.
     if (!since) publications.reverse();
@@ -143,21 +131,11 @@ export class RedisLayer implements ChannelLayer {
   }
 
   async publishPresence(event: PresenceEvent): Promise<void> {
-    const { keys } = this.#usable();
-    try {
-      await this.connection.command.publish(keys.topic(event.channel), presenceMessage(event));
-    } catch (err) {
-      throw this.connection.unavailable(err);
-    }
+    await this.connection.call(({ command, keys }) => command.publish(keys.topic(event.channel), presenceMessage(event)));
   }
 
   ready(): boolean {
     return !this.#closed && this.connection.ready;
-  }
-
-  /** Channels this node is subscribed to (for tests and metrics). */
-  get subscribedCount(): number {
-    return this.#subscribed.size;
   }
 
   async close(): Promise<void> {

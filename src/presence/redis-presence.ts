@@ -43,14 +43,7 @@ export class RedisPresence implements PresenceStore, NodeMember {
   }
 
   async list(channel: string): Promise<PresenceMember[]> {
-    const { connection } = this.#nodes;
-    connection.assertUsable();
-    let users: Record<string, string>;
-    try {
-      users = await connection.command.hgetall(connection.keys.presenceUsers(channel));
-    } catch (err) {
-      throw connection.unavailable(err);
-    }
+    const users = await this.#nodes.connection.call(({ command, keys }) => command.hgetall(keys.presenceUsers(channel)));
     const members = Object.entries(users).map(([user, value]) => ({ user, since: Number(value.slice(value.indexOf('|') + 1)) }));
     return members.sort((a, b) => a.since - b.since || (a.user < b.user ? -1 : a.user > b.user ? 1 : 0));
   }
@@ -84,12 +77,11 @@ export class RedisPresence implements PresenceStore, NodeMember {
   async #run(script: 'sbPresenceJoin' | 'sbPresenceLeave', channel: string, args: string[]): Promise<unknown> {
     const { connection, id } = this.#nodes;
     try {
-      connection.assertUsable();
-      return await connection.scripts.run(script, [connection.keys.presenceUsers(channel), connection.keys.nodePresence(id)], args);
+      return await connection.call(({ scripts, keys }) => scripts.run(script, [keys.presenceUsers(channel), keys.nodePresence(id)], args));
     } catch (err) {
       // Redis may or may not have applied it: the next heartbeat compares and repairs.
       this.#dirty = true;
-      throw connection.unavailable(err);
+      throw err;
     }
   }
 }

@@ -31,6 +31,8 @@ interface ChannelEntry {
   lastOffset: number;
   /** Settles when this node's layer subscription for the channel is in place. */
   layerReady: Promise<void>;
+  /** The channel's namespace, resolved once when the entry is made (its `recheckOn` is read per publication). */
+  namespace: Namespace;
   /** While the subscribers' access is being checked again (namespace `recheckOn`), publications
    * wait here, so none reaches a subscriber who is about to lose access. */
   held: Publication[] | null;
@@ -103,7 +105,7 @@ export class Hub {
    */
   async subscribe(session: Session, sub: Subscription, ctx: AccessContext, since: StreamPosition | undefined): Promise<SubscribeOutcome> {
     const { channel, namespace } = sub;
-    const entry = this.#attach(channel);
+    const entry = this.#attach(channel, namespace);
     (entry.pending ??= new Map()).set(sub, session);
     let page: HistoryPage;
     let snapshot: unknown;
@@ -199,12 +201,12 @@ export class Hub {
     });
   }
 
-  #attach(channel: string): ChannelEntry {
+  #attach(channel: string, namespace: Namespace): ChannelEntry {
     let entry = this.#channels.get(channel);
     if (!entry) {
       const layerReady = this.#chainLayerOp(channel, () => this.layer.subscribe(channel));
       // pending and watchers are made on first use: most channels (a user's own) never need them.
-      entry = { live: new Set(), pending: null, watchers: null, floors: null, lastEpoch: null, lastOffset: 0, layerReady, held: null };
+      entry = { live: new Set(), pending: null, watchers: null, floors: null, lastEpoch: null, lastOffset: 0, layerReady, namespace, held: null };
       this.#channels.set(channel, entry);
     }
     return entry;
@@ -246,9 +248,7 @@ export class Hub {
       return;
     }
     this.#deliverPublication(entry, pub);
-    if (entry.live.size === 0) return;
-    const resolved = this.namespaces.resolve(pub.channel, null);
-    if (resolved.ok && resolved.namespace.options.recheckOn?.includes(pub.event)) this.#recheck(entry, resolved.namespace, resolved.ctx.key, pub.channel);
+    if (entry.live.size > 0 && entry.namespace.options.recheckOn?.includes(pub.event)) this.#recheck(entry, pub.channel);
   }
 
   /**
@@ -257,17 +257,20 @@ export class Hub {
    * order to those who remain. A rule that fails (its database is down) keeps the subscriber: it
    * was allowed a moment ago, and a blip must not cut every dashboard off.
    */
-  #recheck(entry: ChannelEntry, namespace: Namespace, key: string, channel: string): void {
+  #recheck(entry: ChannelEntry, channel: string): void {
+    const resolved = this.namespaces.resolve(channel, null);
+    if (!resolved.ok) return; // cannot happen: the entry was made for a resolved channel
+    const { namespace, ctx } = resolved;
     entry.held = [];
     const sessions = [...entry.live];
     const check = async (session: Session): Promise<void> => {
       let allowed = true;
       try {
-        allowed = await isAllowed(namespace, 'subscribe', { user: session.user, channel, namespace: namespace.name, key });
+        allowed = await isAllowed(namespace, 'subscribe', { ...ctx, user: session.user });
       } catch (err) {
         this.log.warn({ err, channel, session: session.id }, 'access recheck failed; the subscriber stays');
       }
-      if (!allowed) this.revoke(session, channel, new RequestError('forbidden', `no longer allowed to read ${channel.slice(0, 64)}`, 'channel'));
+      if (!allowed) this.#revoke(session, channel, new RequestError('forbidden', `no longer allowed to read ${channel.slice(0, 64)}`, 'channel'));
     };
     void Promise.all(sessions.map(check)).finally(() => {
       const held = entry.held ?? [];
@@ -278,7 +281,7 @@ export class Hub {
   }
 
   /** Ends a session's subscription from the server side and tells the client why. */
-  revoke(session: Session, channel: string, error: RequestError): void {
+  #revoke(session: Session, channel: string, error: RequestError): void {
     const sub = session.subs.get(channel);
     if (!sub) return;
     session.subs.delete(channel);

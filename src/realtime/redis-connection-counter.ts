@@ -57,11 +57,10 @@ export class RedisConnectionCounter implements ConnectionCounter, NodeMember {
   async #run(script: 'sbConnectionAcquire' | 'sbConnectionRelease', user: string, args: (string | number)[]): Promise<unknown> {
     const { connection, id } = this.#nodes;
     try {
-      connection.assertUsable();
-      return await connection.scripts.run(script, [connection.keys.userConnections(user), connection.keys.nodeConnections(id)], args);
+      return await connection.call(({ scripts, keys }) => scripts.run(script, [keys.userConnections(user), keys.nodeConnections(id)], args));
     } catch (err) {
       this.#dirty = true;
-      throw connection.unavailable(err);
+      throw err;
     }
   }
 }

@@ -27,7 +27,8 @@ class ReconnectingLayer extends MemoryLayer {
   }
 }
 
-void test('after the layer resubscribes, live subscribers of those channels are closed 4000 (counted) to recover', async () => {
+/** A node on a ReconnectingLayer with `room:*` open to any authenticated user, closed after `body`. */
+async function withNode(body: (sb: Switchboard, layer: ReconnectingLayer) => Promise<void>): Promise<void> {
   const config = loadConfig({ SWITCHBOARD_ENV: 'test' });
   config.jwtSecret = TEST_SECRET;
   config.dataDir = await mkdtemp(join(tmpdir(), 'switchboard-reconnect-'));
@@ -35,6 +36,15 @@ void test('after the layer resubscribes, live subscribers of those channels are 
   const sb = await Switchboard.create({ config, layer });
   sb.defineNamespace('room', { subscribe: allow.authenticated });
   try {
+    await body(sb, layer);
+  } finally {
+    await sb.close();
+    await rm(config.dataDir, { recursive: true, force: true });
+  }
+}
+
+void test('after the layer resubscribes, live subscribers of those channels are closed 4000 (counted) to recover', async () => {
+  await withNode(async (sb, layer) => {
     const open = async (user: string, channel: string) => {
       const client = await TestClient.connect(sb, { token: await sb.mintToken({ user, role: 'customer' }) });
       await client.receive(); // welcome
@@ -49,20 +59,11 @@ void test('after the layer resubscribes, live subscribers of those channels are 
     const metrics = await sb.metrics.registry.getSingleMetricAsString('switchboard_closes_total');
     assert.match(metrics, /switchboard_closes_total\{code="4000"\} 1/);
     other.disconnect();
-  } finally {
-    await sb.close();
-    await rm(config.dataDir, { recursive: true, force: true });
-  }
+  });
 });
 
 void test('a subscribe still in progress when the layer resubscribes is closed 4000 too, so it retries', async () => {
-  const config = loadConfig({ SWITCHBOARD_ENV: 'test' });
-  config.jwtSecret = TEST_SECRET;
-  config.dataDir = await mkdtemp(join(tmpdir(), 'switchboard-reconnect-'));
-  const layer = new ReconnectingLayer();
-  const sb = await Switchboard.create({ config, layer });
-  sb.defineNamespace('room', { subscribe: allow.authenticated });
-  try {
+  await withNode(async (sb, layer) => {
     const client = await TestClient.connect(sb, { token: await sb.mintToken({ user: 'mid', role: 'customer' }) });
     await client.receive(); // welcome
     let open!: () => void;
@@ -76,8 +77,5 @@ void test('a subscribe still in progress when the layer resubscribes is closed 4
     open();
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(sb.hub.channelCount(), 0, 'the abandoned subscribe leaves nothing behind');
-  } finally {
-    await sb.close();
-    await rm(config.dataDir, { recursive: true, force: true });
-  }
+  });
 });

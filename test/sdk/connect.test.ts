@@ -1,8 +1,8 @@
-import { after, afterEach, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SwitchboardError, type PublicationMeta, type SubscribedInfo } from '@switchboard/client';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { closeClients, delay, makeClient, waitFor, within } from './support.js';
+import { startServer } from '../helpers/server.js';
+import { closeClients, delay, makeClient, useServer, waitFor, within } from './support.js';
 
 interface Cart {
   items: number;
@@ -12,19 +12,10 @@ interface Item {
 }
 type CartEvents = { cart_update: Cart; cart_item_added: Item };
 
-let server: TestServer;
-
-before(async () => {
-  server = await startServer();
-});
-afterEach(() => closeClients());
-after(async () => {
-  closeClients();
-  await server.close();
-});
+const suite = useServer();
 
 test('connect, subscribe, and receive typed publications in order with their positions', async () => {
-  const rec = makeClient({ url: server.wsUrl, token: await server.token('alice') });
+  const rec = makeClient({ url: suite.server.wsUrl, token: await suite.server.token('alice') });
   const info = await within(rec.client.connect(), 3000, 'connect');
   assert.equal(info.user?.id, 'alice');
   assert.ok(info.heartbeat > 0);
@@ -42,9 +33,9 @@ test('connect, subscribe, and receive typed publications in order with their pos
   assert.equal(subscribed.recovered, false);
   assert.equal(sub.state, 'subscribed');
 
-  await server.sb.publish('room:cart-1', 'cart_update', { items: 1 });
-  await server.sb.publish('room:cart-1', 'cart_item_added', { sku: 'A-1' });
-  await server.sb.publish('room:cart-1', 'cart_update', { items: 2 });
+  await suite.server.sb.publish('room:cart-1', 'cart_update', { items: 1 });
+  await suite.server.sb.publish('room:cart-1', 'cart_item_added', { sku: 'A-1' });
+  await suite.server.sb.publish('room:cart-1', 'cart_update', { items: 2 });
   await waitFor(() => all.length === 3, 3000, 'three publications');
 
   assert.deepEqual(all, ['cart_update@1', 'cart_item_added@2', 'cart_update@3']);
@@ -61,7 +52,7 @@ test('connect, subscribe, and receive typed publications in order with their pos
 });
 
 test('publish, history, presence and ping go through the connection', async () => {
-  const rec = makeClient({ url: server.wsUrl, token: await server.token('bob') });
+  const rec = makeClient({ url: suite.server.wsUrl, token: await suite.server.token('bob') });
   await within(rec.client.connect(), 3000, 'connect');
   const sub = rec.client.subscribe('room:ops');
   const seen: unknown[] = [];
@@ -93,7 +84,7 @@ test('publish, history, presence and ping go through the connection', async () =
 });
 
 test('requests made while not connected reject with a temporary not_connected error', async () => {
-  const rec = makeClient({ url: server.wsUrl, token: await server.token('carol') });
+  const rec = makeClient({ url: suite.server.wsUrl, token: await suite.server.token('carol') });
   await assert.rejects(rec.client.publish('room:x', 'e', 1), (err: unknown) => {
     assert.ok(err instanceof SwitchboardError);
     assert.equal(err.code, 'not_connected');
@@ -104,7 +95,7 @@ test('requests made while not connected reject with a temporary not_connected er
 });
 
 test('a subscription made before connecting is sent once connected', async () => {
-  const rec = makeClient({ url: server.wsUrl, token: await server.token('dave') });
+  const rec = makeClient({ url: suite.server.wsUrl, token: await suite.server.token('dave') });
   const sub = rec.client.subscribe('room:early');
   assert.equal(sub.state, 'pending');
   assert.equal(rec.client.subscribe('room:early'), sub, 'one subscription per channel');
@@ -115,7 +106,7 @@ test('a subscription made before connecting is sent once connected', async () =>
 });
 
 test('forbidden and invalid channels fail the subscription for good, without retries', async () => {
-  const rec = makeClient({ url: server.wsUrl, token: await server.token('erin') });
+  const rec = makeClient({ url: suite.server.wsUrl, token: await suite.server.token('erin') });
   await within(rec.client.connect(), 3000, 'connect');
   const locked = rec.client.subscribe('locked:vault');
   const errors: SwitchboardError[] = [];
@@ -134,21 +125,21 @@ test('forbidden and invalid channels fail the subscription for good, without ret
 
   // The connection is unaffected.
   assert.equal(rec.client.state, 'connected');
-  assert.equal(rec.states.filter((s) => s.state === 'disconnected').length, 0);
+  assert.equal(rec.disconnectedCount(), 0);
 });
 
 test('unsubscribe stops delivery and frees the channel on the server', async () => {
-  const rec = makeClient({ url: server.wsUrl, token: await server.token('frank') });
+  const rec = makeClient({ url: suite.server.wsUrl, token: await suite.server.token('frank') });
   await within(rec.client.connect(), 3000, 'connect');
   const sub = rec.client.subscribe('room:leave');
   const seen: number[] = [];
   sub.on('message', (_e, _d, meta) => seen.push(meta.offset));
   await within(sub.ready, 3000, 'subscribed');
-  await server.sb.publish('room:leave', 'e', 1);
+  await suite.server.sb.publish('room:leave', 'e', 1);
   await waitFor(() => seen.length === 1, 3000, 'first message');
   await within(sub.unsubscribe(), 3000, 'unsubscribe');
   assert.equal(sub.state, 'unsubscribed');
-  await server.sb.publish('room:leave', 'e', 2);
+  await suite.server.sb.publish('room:leave', 'e', 2);
   await delay(150);
   assert.deepEqual(seen, [1]);
   // Subscribing again is a new subscription, accepted by the server (it was really removed there).
@@ -159,7 +150,7 @@ test('unsubscribe stops delivery and frees the channel on the server', async () 
 });
 
 test('a bad token is refused once: connect() rejects and the client does not retry', async () => {
-  const rec = makeClient({ url: server.wsUrl, token: 'not-a-jwt', backoff: { minMs: 5, maxMs: 10 } });
+  const rec = makeClient({ url: suite.server.wsUrl, token: 'not-a-jwt', backoff: { minMs: 5, maxMs: 10 } });
   await assert.rejects(within(rec.client.connect(), 3000, 'refusal'), (err: unknown) => {
     assert.ok(err instanceof SwitchboardError);
     assert.equal(err.code, 'invalid_token');
@@ -179,7 +170,7 @@ test('a bad token is refused once: connect() rejects and the client does not ret
 test('a getToken that returns a bad token is not retried either (4500 is final)', async () => {
   let calls = 0;
   const rec = makeClient({
-    url: server.wsUrl,
+    url: suite.server.wsUrl,
     getToken: () => {
       calls += 1;
       return 'still.not.valid';
@@ -193,7 +184,7 @@ test('a getToken that returns a bad token is not retried either (4500 is final)'
 });
 
 test('a server-made subscription (path alias) is exposed as a subscription and a client event', async () => {
-  const rec = makeClient({ url: `ws://127.0.0.1:${server.port}/ws/chat/lobby/`, token: await server.token('gina') });
+  const rec = makeClient({ url: `ws://127.0.0.1:${suite.server.port}/ws/chat/lobby/`, token: await suite.server.token('gina') });
   const made: SubscribedInfo[] = [];
   let channel = '';
   rec.client.on('subscribed', (sub, info) => {
@@ -209,13 +200,13 @@ test('a server-made subscription (path alias) is exposed as a subscription and a
   assert.equal(sub.serverMade, true);
   const seen: unknown[] = [];
   sub.on('message', (_e, data) => seen.push(data));
-  await server.sb.publish('chat:lobby', 'said', { text: 'hi' });
+  await suite.server.sb.publish('chat:lobby', 'said', { text: 'hi' });
   await waitFor(() => seen.length === 1, 3000, 'a message on the alias channel');
   assert.deepEqual(seen, [{ text: 'hi' }]);
 });
 
 test('close() stops everything: no reconnect, pending requests rejected, state disconnected', async () => {
-  const rec = makeClient({ url: server.wsUrl, token: await server.token('hank') });
+  const rec = makeClient({ url: suite.server.wsUrl, token: await suite.server.token('hank') });
   await within(rec.client.connect(), 3000, 'connect');
   const sub = rec.client.subscribe('room:closing');
   await within(sub.ready, 3000, 'subscribed');
@@ -237,19 +228,19 @@ test('a url function is asked before every attempt, so reconnects can go to anot
   const other = await startServer();
   try {
     // The first node on the list is down (nothing listens on port 1); then alternate between two.
-    const urls = ['ws://127.0.0.1:1/ws', server.wsUrl, other.wsUrl];
+    const urls = ['ws://127.0.0.1:1/ws', suite.server.wsUrl, other.wsUrl];
     const asked: string[] = [];
     const url = () => {
       const next = urls[asked.length % urls.length]!;
       asked.push(next);
       return next;
     };
-    const rec = makeClient({ url, token: await server.token('nomad'), getToken: () => server.token('nomad') });
+    const rec = makeClient({ url, token: await suite.server.token('nomad'), getToken: () => suite.server.token('nomad') });
     await within(rec.client.connect(), 3000, 'connect after a refused first node');
     assert.deepEqual(asked, urls.slice(0, 2));
     const sub = rec.client.subscribe('room:nomad');
     await within(sub.ready, 3000, 'subscribed');
-    for (const session of [...server.sb.gateway.sessions]) if (session.user?.id === 'nomad') server.sb.gateway.close(session, 4000, 'test');
+    for (const session of [...suite.server.sb.gateway.sessions]) if (session.user?.id === 'nomad') suite.server.sb.gateway.close(session, 4000, 'test');
     await waitFor(() => rec.connectedCount() === 2 && rec.client.state === 'connected', 3000, 'a connection to the other node');
     assert.deepEqual(asked, urls);
     assert.equal([...other.sb.gateway.sessions].filter((s) => s.user?.id === 'nomad').length, 1);

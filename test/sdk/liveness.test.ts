@@ -1,45 +1,26 @@
-import { after, afterEach, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SwitchboardError, jwtExpiry } from '@switchboard/client';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { closeClients, delay, makeClient, startProxy, waitConnected, waitFor, within, type Proxy } from './support.js';
+import { delay, makeClient, useServer, waitConnected, waitFor, within } from './support.js';
 
 /** Heartbeats and token lifetimes, with a server whose clocks are turned down to milliseconds. */
 
-let server: TestServer;
-const proxies: Proxy[] = [];
-
-before(async () => {
-  server = await startServer({ limits: { heartbeatMs: 100, tokenGraceMs: 200 } });
-});
-afterEach(async () => {
-  closeClients();
-  await Promise.all(proxies.splice(0).map((p) => p.close()));
-});
-after(async () => {
-  closeClients();
-  await server.close();
-});
-
-function disconnects(states: { state: string }[]): number {
-  return states.filter((s) => s.state === 'disconnected').length;
-}
+const suite = useServer({ limits: { heartbeatMs: 100, tokenGraceMs: 200 } });
 
 test('answering pings keeps an idle connection open', async () => {
-  const rec = makeClient({ url: server.wsUrl, token: await server.token('olga'), heartbeatSlackMs: 250 });
+  const rec = makeClient({ url: suite.server.wsUrl, token: await suite.server.token('olga'), heartbeatSlackMs: 250 });
   const info = await within(rec.client.connect(), 3000, 'connect');
   assert.equal(info.heartbeat, 100);
   // The server drops clients silent for 2 heartbeats; the client drops servers silent for 350 ms.
   await delay(800);
-  assert.equal(disconnects(rec.states), 0);
+  assert.equal(rec.disconnectedCount(), 0);
   assert.equal(rec.client.state, 'connected');
   await within(rec.client.ping(), 1000, 'ping');
 });
 
 test('a server gone silent is detected by the heartbeat watchdog and the client reconnects', async () => {
-  const proxy = await startProxy(server.port);
-  proxies.push(proxy);
-  const rec = makeClient({ url: proxy.wsUrl, token: await server.token('pete'), heartbeatSlackMs: 250 });
+  const proxy = await suite.proxy();
+  const rec = makeClient({ url: proxy.wsUrl, token: await suite.server.token('pete'), heartbeatSlackMs: 250 });
   await within(rec.client.connect(), 3000, 'connect');
   const sub = rec.client.subscribe('room:silence');
   const offsets: number[] = [];
@@ -49,8 +30,8 @@ test('a server gone silent is detected by the heartbeat watchdog and the client 
   // The network goes quiet both ways, without closing anything.
   const frozenAt = Date.now();
   proxy.freeze();
-  await server.sb.publish('room:silence', 'n', 1); // lost on the frozen connection
-  await waitFor(() => disconnects(rec.states) === 1, 3000, 'heartbeat loss');
+  await suite.server.sb.publish('room:silence', 'n', 1); // lost on the frozen connection
+  await waitFor(() => rec.disconnectedCount() === 1, 3000, 'heartbeat loss');
   const detectedAfter = Date.now() - frozenAt;
   const lost = rec.states.find((s) => s.state === 'disconnected');
   assert.ok(lost?.state === 'disconnected');
@@ -67,12 +48,12 @@ test('refreshing the token before expiry keeps the connection past the original 
   let minted = 0;
   const getToken = async () => {
     minted += 1;
-    return server.token('quinn', 'customer', 2);
+    return suite.server.token('quinn', 'customer', 2);
   };
-  const first = await server.token('quinn', 'customer', 2);
+  const first = await suite.server.token('quinn', 'customer', 2);
   const expiry = jwtExpiry(first);
   assert.ok(expiry !== null);
-  const rec = makeClient({ url: server.wsUrl, token: first, getToken, heartbeatSlackMs: 250 });
+  const rec = makeClient({ url: suite.server.wsUrl, token: first, getToken, heartbeatSlackMs: 250 });
   const refreshed: (string | null)[] = [];
   rec.client.on('refreshed', (r) => refreshed.push(r.expiresAt));
   const info = await within(rec.client.connect(), 3000, 'connect');
@@ -80,7 +61,7 @@ test('refreshing the token before expiry keeps the connection past the original 
 
   // Past the original expiry plus the server's grace, with margin.
   await delay(Math.max(0, expiry - Date.now()) + 200 + 600);
-  assert.equal(disconnects(rec.states), 0, 'never disconnected');
+  assert.equal(rec.disconnectedCount(), 0, 'never disconnected');
   assert.ok(refreshed.length >= 1, 'refreshed at least once');
   assert.ok(minted >= 1);
   assert.ok(Date.parse(refreshed[refreshed.length - 1]!) > expiry);
@@ -89,10 +70,10 @@ test('refreshing the token before expiry keeps the connection past the original 
 });
 
 test('without getToken an expired token ends the connection for good', async () => {
-  const token = await server.token('rita', 'customer', 1);
-  const rec = makeClient({ url: server.wsUrl, token, heartbeatSlackMs: 250 });
+  const token = await suite.server.token('rita', 'customer', 1);
+  const rec = makeClient({ url: suite.server.wsUrl, token, heartbeatSlackMs: 250 });
   await within(rec.client.connect(), 3000, 'connect');
-  await waitFor(() => disconnects(rec.states) === 1, 4000, 'the expiry close');
+  await waitFor(() => rec.disconnectedCount() === 1, 4000, 'the expiry close');
   const last = rec.lastState();
   assert.ok(last?.state === 'disconnected');
   assert.equal(last.code, 4004);
@@ -103,16 +84,16 @@ test('without getToken an expired token ends the connection for good', async () 
 });
 
 test('a token that expired before connecting is replaced through getToken', async () => {
-  const stale = await server.token('sam', 'customer', 1);
+  const stale = await suite.server.token('sam', 'customer', 1);
   const expiry = jwtExpiry(stale)!;
   await delay(Math.max(0, expiry - Date.now()) + 50);
   let calls = 0;
   const rec = makeClient({
-    url: server.wsUrl,
+    url: suite.server.wsUrl,
     token: stale,
     getToken: () => {
       calls += 1;
-      return server.token('sam', 'customer', 60);
+      return suite.server.token('sam', 'customer', 60);
     },
   });
   const info = await within(rec.client.connect(), 3000, 'connect with a fresh token');

@@ -1,36 +1,17 @@
-import { after, afterEach, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SubscribedInfo, UnrecoveredInfo } from '@switchboard/client';
 import { startServer, type TestServer } from '../helpers/server.js';
-import { closeClients, delay, makeClient, startProxy, tamperable, waitConnected, waitFor, within, type Proxy } from './support.js';
+import { closeClients, delay, makeClient, tamperable, useServer, waitConnected, waitFor, within, type Proxy, type Recorded } from './support.js';
 
-let server: TestServer;
-const proxies: Proxy[] = [];
-
-before(async () => {
-  server = await startServer();
-});
-afterEach(async () => {
-  closeClients();
-  await Promise.all(proxies.splice(0).map((p) => p.close()));
-});
-after(async () => {
-  closeClients();
-  await server.close();
-});
-
-async function proxy(path?: string): Promise<Proxy> {
-  const p = await startProxy(server.port, path);
-  proxies.push(p);
-  return p;
-}
+const suite = useServer();
 
 /** Cuts the client off and keeps it off while `whileDown` runs, then lets it back. */
-async function outage(p: Proxy, rec: { states: { state: string }[] }, whileDown: () => Promise<void>): Promise<void> {
-  const disconnectsBefore = rec.states.filter((s) => s.state === 'disconnected').length;
+async function outage(p: Proxy, rec: Recorded, whileDown: () => Promise<void>): Promise<void> {
+  const disconnectsBefore = rec.disconnectedCount();
   p.refusing = true;
   p.dropAll();
-  await waitFor(() => rec.states.filter((s) => s.state === 'disconnected').length > disconnectsBefore, 3000, 'the client to notice the drop');
+  await waitFor(() => rec.disconnectedCount() > disconnectsBefore, 3000, 'the client to notice the drop');
   await whileDown();
   // Let a few reconnect attempts fail against the refusing proxy.
   const accepted = p.accepted;
@@ -39,8 +20,8 @@ async function outage(p: Proxy, rec: { states: { state: string }[] }, whileDown:
 }
 
 test('after a dropped connection the client gets exactly the missed publications, in order, once', async () => {
-  const p = await proxy();
-  const rec = makeClient({ url: p.wsUrl, token: await server.token('ivy') });
+  const p = await suite.proxy();
+  const rec = makeClient({ url: p.wsUrl, token: await suite.server.token('ivy') });
   await within(rec.client.connect(), 3000, 'connect');
   const sub = rec.client.subscribe('room:missed');
   const offsets: number[] = [];
@@ -54,17 +35,17 @@ test('after a dropped connection the client gets exactly the missed publications
   sub.on('subscribed', (info) => subscribed.push(info));
   sub.on('unrecovered', (info) => unrecovered.push(info));
   await within(sub.ready, 3000, 'subscribed');
-  await server.sb.publish('room:missed', 'n', 1);
-  await server.sb.publish('room:missed', 'n', 2);
+  await suite.server.sb.publish('room:missed', 'n', 1);
+  await suite.server.sb.publish('room:missed', 'n', 2);
   await waitFor(() => offsets.length === 2, 3000, 'two live publications');
 
   const k = 5;
   await outage(p, rec, async () => {
-    for (let i = 3; i < 3 + k; i++) await server.sb.publish('room:missed', 'n', i);
+    for (let i = 3; i < 3 + k; i++) await suite.server.sb.publish('room:missed', 'n', i);
   });
   await waitConnected(rec, 2);
   await waitFor(() => offsets.length === 2 + k, 3000, 'the missed publications');
-  await server.sb.publish('room:missed', 'n', 8);
+  await suite.server.sb.publish('room:missed', 'n', 8);
   await waitFor(() => offsets.length === 8, 3000, 'a live publication after recovery');
   await delay(100);
 
@@ -92,7 +73,7 @@ test('duplicates are dropped and a gap inside a live connection is filled by res
       return [text];
     },
   });
-  const rec = makeClient({ url: server.wsUrl, token: await server.token('jack'), WebSocket });
+  const rec = makeClient({ url: suite.server.wsUrl, token: await suite.server.token('jack'), WebSocket });
   await within(rec.client.connect(), 3000, 'connect');
   const sub = rec.client.subscribe('room:gappy');
   const offsets: number[] = [];
@@ -100,7 +81,7 @@ test('duplicates are dropped and a gap inside a live connection is filled by res
   sub.on('message', (_e, _d, meta) => offsets.push(meta.offset));
   sub.on('state', (s) => states.push(s));
   await within(sub.ready, 3000, 'subscribed');
-  for (let i = 1; i <= 6; i++) await server.sb.publish('room:gappy', 'n', i);
+  for (let i = 1; i <= 6; i++) await suite.server.sb.publish('room:gappy', 'n', i);
   await waitFor(() => offsets.length >= 6, 3000, 'six publications');
   await delay(100);
 
@@ -111,7 +92,7 @@ test('duplicates are dropped and a gap inside a live connection is filled by res
   const resubscribe = sent.find((f) => f.op === 'subscribe' && f.since !== undefined);
   assert.equal(resubscribe?.since?.offset, 3, 'resumed from the last position delivered');
   assert.ok(sent.some((f) => f.op === 'unsubscribe'), 'the old subscription was dropped first');
-  assert.equal(rec.states.filter((s) => s.state === 'disconnected').length, 0, 'no reconnect was needed');
+  assert.equal(rec.disconnectedCount(), 0, 'no reconnect was needed');
 });
 
 test('a message from an unknown epoch makes the client resync from its last position', async () => {
@@ -126,7 +107,7 @@ test('a message from an unknown epoch makes the client resync from its last posi
       return [text];
     },
   });
-  const rec = makeClient({ url: server.wsUrl, token: await server.token('kim'), WebSocket });
+  const rec = makeClient({ url: suite.server.wsUrl, token: await suite.server.token('kim'), WebSocket });
   await within(rec.client.connect(), 3000, 'connect');
   const sub = rec.client.subscribe('room:epochs');
   const seen: string[] = [];
@@ -134,9 +115,9 @@ test('a message from an unknown epoch makes the client resync from its last posi
   sub.on('message', (_e, _d, meta) => seen.push(`${meta.epoch}/${meta.offset}`));
   sub.on('unrecovered', (info) => unrecovered.push(info));
   const { epoch } = await within(sub.ready, 3000, 'subscribed');
-  await server.sb.publish('room:epochs', 'n', 1);
-  await server.sb.publish('room:epochs', 'n', 2);
-  await server.sb.publish('room:epochs', 'n', 3);
+  await suite.server.sb.publish('room:epochs', 'n', 1);
+  await suite.server.sb.publish('room:epochs', 'n', 2);
+  await suite.server.sb.publish('room:epochs', 'n', 3);
   await waitFor(() => seen.length >= 3, 3000, 'three publications');
   await delay(50);
   assert.deepEqual(seen, [`${epoch}/1`, `${epoch}/2`, `${epoch}/3`]);
@@ -144,8 +125,8 @@ test('a message from an unknown epoch makes the client resync from its last posi
 });
 
 test('a gap longer than history gives an unrecovered signal, then delivery continues', async () => {
-  const p = await proxy();
-  const rec = makeClient({ url: p.wsUrl, token: await server.token('lou') });
+  const p = await suite.proxy();
+  const rec = makeClient({ url: p.wsUrl, token: await suite.server.token('lou') });
   await within(rec.client.connect(), 3000, 'connect');
   const sub = rec.client.subscribe('tiny:pruned');
   const offsets: number[] = [];
@@ -153,12 +134,12 @@ test('a gap longer than history gives an unrecovered signal, then delivery conti
   sub.on('message', (_e, _d, meta) => offsets.push(meta.offset));
   sub.on('unrecovered', (info) => unrecovered.push(info));
   const { epoch } = await within(sub.ready, 3000, 'subscribed');
-  await server.sb.publish('tiny:pruned', 'n', 1);
+  await suite.server.sb.publish('tiny:pruned', 'n', 1);
   await waitFor(() => offsets.length === 1, 3000, 'first publication');
 
   // History keeps 3: offsets 2..6 published while away leave only 4..6, so 2 and 3 are lost.
   await outage(p, rec, async () => {
-    for (let i = 2; i <= 6; i++) await server.sb.publish('tiny:pruned', 'n', i);
+    for (let i = 2; i <= 6; i++) await suite.server.sb.publish('tiny:pruned', 'n', i);
   });
   await waitFor(() => unrecovered.length === 1, 5000, 'the unrecovered signal');
   assert.deepEqual(unrecovered[0], {
@@ -170,14 +151,14 @@ test('a gap longer than history gives an unrecovered signal, then delivery conti
   assert.deepEqual(offsets, [1], 'nothing partial was delivered');
   assert.deepEqual(sub.position, { epoch, offset: 6 });
 
-  await server.sb.publish('tiny:pruned', 'n', 7);
+  await suite.server.sb.publish('tiny:pruned', 'n', 7);
   await waitFor(() => offsets.length === 2, 3000, 'live delivery after the refetch signal');
   assert.deepEqual(offsets, [1, 7]);
 });
 
 test('a server-made subscription is re-made on reconnect and the client fills the gap', async () => {
-  const p = await proxy('/ws/chat/recovery/');
-  const rec = makeClient({ url: p.wsUrl, token: await server.token('max') });
+  const p = await suite.proxy('/ws/chat/recovery/');
+  const rec = makeClient({ url: p.wsUrl, token: await suite.server.token('max') });
   const made: SubscribedInfo[] = [];
   rec.client.on('subscribed', (_sub, info) => made.push(info));
   await within(rec.client.connect(), 3000, 'connect');
@@ -186,15 +167,15 @@ test('a server-made subscription is re-made on reconnect and the client fills th
   assert.ok(sub);
   const offsets: number[] = [];
   sub.on('message', (_e, _d, meta) => offsets.push(meta.offset));
-  await server.sb.publish('chat:recovery', 'said', 'a');
+  await suite.server.sb.publish('chat:recovery', 'said', 'a');
   await waitFor(() => offsets.length === 1, 3000, 'first message');
 
   await outage(p, rec, async () => {
-    await server.sb.publish('chat:recovery', 'said', 'b');
-    await server.sb.publish('chat:recovery', 'said', 'c');
+    await suite.server.sb.publish('chat:recovery', 'said', 'b');
+    await suite.server.sb.publish('chat:recovery', 'said', 'c');
   });
   await waitFor(() => offsets.length === 3, 5000, 'the missed messages');
-  await server.sb.publish('chat:recovery', 'said', 'd');
+  await suite.server.sb.publish('chat:recovery', 'said', 'd');
   await waitFor(() => offsets.length === 4, 3000, 'live again');
   await delay(50);
   assert.deepEqual(offsets, [1, 2, 3, 4]);
@@ -256,8 +237,8 @@ test('a recovery reply that stops short of the position it reports is treated as
       return [text];
     },
   });
-  const p = await proxy();
-  const rec = makeClient({ url: p.wsUrl, token: await server.token('lena'), WebSocket });
+  const p = await suite.proxy();
+  const rec = makeClient({ url: p.wsUrl, token: await suite.server.token('lena'), WebSocket });
   await within(rec.client.connect(), 3000, 'connect');
   const sub = rec.client.subscribe('room:short');
   const offsets: number[] = [];
@@ -265,17 +246,17 @@ test('a recovery reply that stops short of the position it reports is treated as
   sub.on('message', (_e, _d, meta) => offsets.push(meta.offset));
   sub.on('unrecovered', (info) => unrecovered.push(info));
   await within(sub.ready, 3000, 'subscribed');
-  await server.sb.publish('room:short', 'n', 1);
+  await suite.server.sb.publish('room:short', 'n', 1);
   await waitFor(() => offsets.length === 1, 3000, 'a live publication');
 
   // Kept off while 2..4 are published: a reconnect in between would recover only part of them.
   await outage(p, rec, async () => {
-    for (let i = 2; i <= 4; i++) await server.sb.publish('room:short', 'n', i);
+    for (let i = 2; i <= 4; i++) await suite.server.sb.publish('room:short', 'n', i);
   });
   await waitConnected(rec, 2);
   await waitFor(() => unrecovered.length === 1, 3000, 'the unrecovered signal');
   assert.deepEqual(offsets, [1], 'nothing from the incomplete recovery is delivered');
-  await server.sb.publish('room:short', 'n', 5);
+  await suite.server.sb.publish('room:short', 'n', 5);
   await waitFor(() => offsets.length === 2, 3000, 'live delivery after the refetch signal');
   assert.deepEqual(offsets, [1, 5]);
 });

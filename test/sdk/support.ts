@@ -1,6 +1,9 @@
 import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { after, afterEach, before } from 'node:test';
+import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { SwitchboardClient, type StateChange, type SwitchboardClientOptions, type WebSocketLike } from '@switchboard/client';
+import { startServer, type TestServer, type TestServerOptions } from '../helpers/server.js';
 import { delay, waitFor } from '../helpers/wait.js';
 
 /**
@@ -183,6 +186,7 @@ export interface Recorded {
   /** 'connecting' transitions so far: attempts to open a socket. */
   attempts(): number;
   connectedCount(): number;
+  disconnectedCount(): number;
   lastState(): StateChange | undefined;
 }
 
@@ -202,6 +206,7 @@ export function makeClient(options: SwitchboardClientOptions): Recorded {
     errors,
     attempts: () => states.filter((s) => s.state === 'connecting').length,
     connectedCount: () => states.filter((s) => s.state === 'connected').length,
+    disconnectedCount: () => states.filter((s) => s.state === 'disconnected').length,
     lastState: () => states[states.length - 1],
   };
 }
@@ -214,4 +219,42 @@ export function closeClients(): void {
 /** Waits until `client` is connected (again): `count` 'connected' states in total. */
 export function waitConnected(rec: Recorded, count: number, timeoutMs = 5000): Promise<void> {
   return waitFor(() => rec.connectedCount() >= count && rec.client.state === 'connected', timeoutMs, `connection #${count}`);
+}
+
+// ----- One server per test file.
+
+export interface SuiteServer {
+  /** Set once the file's `before` hook has run. */
+  readonly server: TestServer;
+  /** A proxy in front of the server, closed after the test. */
+  proxy(path?: string): Promise<Proxy>;
+}
+
+/** Starts a server before the file's tests and closes it after them; clients (and proxies made
+ * through `proxy`) are closed after each test. */
+export function useServer(options?: TestServerOptions): SuiteServer {
+  let server: TestServer | null = null;
+  const proxies: Proxy[] = [];
+  before(async () => {
+    server = await startServer(options);
+  });
+  afterEach(async () => {
+    closeClients();
+    await Promise.all(proxies.splice(0).map((p) => p.close()));
+  });
+  after(async () => {
+    closeClients();
+    await server?.close();
+  });
+  const started = (): TestServer => server ?? assert.fail('the server starts in the before hook');
+  return {
+    get server() {
+      return started();
+    },
+    async proxy(path) {
+      const p = await startProxy(started().port, path);
+      proxies.push(p);
+      return p;
+    },
+  };
 }
