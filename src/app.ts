@@ -3,7 +3,7 @@ import { keptSecret, TokenService } from './auth/tokens.js';
 import { installCartChannels } from './cart/channels.js';
 import { cartRoutes } from './cart/routes.js';
 import { catalogRoutes } from './catalog/catalog.js';
-import { openDatabase, type Database } from './db/database.js';
+import { openConfiguredDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { installDefaultChannels } from './defaults.js';
 import type { Domain } from './domain/context.js';
@@ -45,7 +45,7 @@ export interface App {
 export async function createApp(options: AppOptions): Promise<App> {
   const { config } = options;
   const log = options.logger ?? createLogger(config.logLevel);
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}) });
+  const database = await openConfiguredDatabase(config);
   let sb: Switchboard;
   let applied: string[];
   try {

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import { ConfigError, describeSettings, loadConfig } from './config.js';
+import { ConfigError, describeSettings, loadConfig, type Config } from './config.js';
 import { keptSecret, TokenService } from './auth/tokens.js';
 import { createApp } from './app.js';
-import { openDatabase, DatabaseUnavailableError } from './db/database.js';
+import { openConfiguredDatabase, DatabaseUnavailableError, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { createLogger } from './logger.js';
 import { reseed, type DemoAccount } from './seed/demo.js';
@@ -70,33 +70,34 @@ function printDemo(accounts: DemoAccount[], url: string): void {
   process.stdout.write(`\nDemo data loaded. Sign in at ${url} as:\n${lines.join('\n')}\n\n`);
 }
 
-async function migrate(flags: Record<string, string>): Promise<void> {
-  const config = loadConfig(process.env, flags);
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}) });
+/** Opens the configured database, brings its schema up to date, runs `work`, and closes it. */
+async function withMigratedDatabase(config: Config, work: (database: Database, applied: string[]) => Promise<void>): Promise<void> {
+  const database = await openConfiguredDatabase(config);
   try {
-    const { applied } = await migrateToLatest(database);
-    process.stdout.write(applied.length > 0 ? `applied ${applied.join(', ')} to ${database.where}\n` : `${database.where} is up to date\n`);
+    await work(database, (await migrateToLatest(database)).applied);
   } finally {
     await database.close();
   }
+}
+
+async function migrate(flags: Record<string, string>): Promise<void> {
+  await withMigratedDatabase(loadConfig(process.env, flags), async (database, applied) => {
+    process.stdout.write(applied.length > 0 ? `applied ${applied.join(', ')} to ${database.where}\n` : `${database.where} is up to date\n`);
+  });
 }
 
 async function seed(flags: Record<string, string>): Promise<void> {
   const { force, ...rest } = flags;
   const config = loadConfig(process.env, rest);
   if (config.env === 'production' && force !== 'true') throw new ConfigError(['seed deletes every account and order; in production it needs --force']);
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}) });
-  try {
-    await migrateToLatest(database);
+  await withMigratedDatabase(config, async (database) => {
     const secret = await keptSecret(config.jwtSecret, config.dataDir, 'jwt-secret');
     const log = createLogger(config.logLevel);
     // Events the seed writes go out when a node's dispatcher next polls the outbox.
     const accounts = await reseed({ database, db: database.db, tokens: new TokenService(secret.value), log, wakeOutbox: () => {}, crashAfterCommit: false });
     process.stdout.write(`demo data loaded into ${database.where}\n`);
     printDemo(accounts, `http://localhost:${config.port}`);
-  } finally {
-    await database.close();
-  }
+  });
 }
 
 async function token(flags: Record<string, string>): Promise<void> {
@@ -130,16 +131,12 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof DatabaseUnavailableError) {
-    process.stderr.write(`switchboard: ${err.message}\n`);
-    process.exit(2);
-  }
   if (err instanceof ConfigError) {
     process.stderr.write(`switchboard: ${err.message}\n\n${USAGE}`);
     process.exit(2);
   }
   // A setting that names a service which is not there is a configuration problem too: exit 2.
-  if (err instanceof RedisUnreachableError) {
+  if (err instanceof DatabaseUnavailableError || err instanceof RedisUnreachableError) {
     process.stderr.write(`switchboard: ${err.message}\n`);
     process.exit(2);
   }

@@ -16,7 +16,11 @@ export function accountUser(user: UserInfo | null): ApiUser | null {
  */
 export async function liveAccount(db: Db, user: UserInfo | null): Promise<ApiUser | null> {
   const claimed = accountUser(user);
-  if (!claimed) return null;
+  return claimed && (await isLive(db, claimed)) ? claimed : null;
+}
+
+/** Whether the account still exists with the role and tenant its token claims. */
+export async function isLive(db: Db, claimed: ApiUser): Promise<boolean> {
   const row = await db.selectFrom('users').select(['role', 'tenant_id']).where('id', '=', claimed.id).executeTakeFirst();
-  return row && row.role === claimed.role && row.tenant_id === claimed.tenant ? claimed : null;
+  return row !== undefined && row.role === claimed.role && row.tenant_id === claimed.tenant;
 }

@@ -22,7 +22,7 @@ export interface Session {
 }
 
 /** Account tokens live this long; the WebSocket and the REST API both accept them. */
-export const TOKEN_TTL_SECONDS = 12 * 3600;
+const TOKEN_TTL_SECONDS = 12 * 3600;
 
 export async function createUser(domain: Domain, input: { email: string; password: string; name: string; role: Role; tenantId: string }): Promise<string> {
   const id = newId('usr');

@@ -9,7 +9,7 @@ const email = z.string().trim().email().max(200);
 const password = z.string().min(8, 'must be at least 8 characters').max(200);
 const name = z.string().trim().min(1).max(100);
 
-export const userSchema = z.object({
+const userSchema = z.object({
   id: z.string(),
   email: z.string(),
   name: z.string(),

@@ -32,7 +32,7 @@ export interface CartView {
   updatedAt: string;
 }
 
-export const cartLineSchema = z.object({
+const cartLineSchema = z.object({
   id: z.string(),
   productId: z.string(),
   variantId: z.string().nullable(),
@@ -60,17 +60,19 @@ export const cartSchema = z.object({
 
 export const DEFAULT_CURRENCY = 'USD';
 
-export async function cartLines(db: Db, cartId: string): Promise<CartLine[]> {
+/** The cart's lines priced from the catalogue, and their currency: items share one (the first
+ * item's); an empty cart shows the tenant default. */
+export async function cartContents(db: Db, cartId: string): Promise<{ items: CartLine[]; currency: string }> {
   const rows = await db
     .selectFrom('cart_items as i')
     .innerJoin('products as p', 'p.id', 'i.product_id')
     .leftJoin('product_variants as v', (j) => j.onRef('v.id', '=', 'i.variant_id'))
-    .select(['i.id', 'i.product_id', 'i.variant_id', 'i.quantity', 'p.sku', 'p.name', 'p.price_minor', 'p.stock', 'p.active', 'v.sku as v_sku', 'v.name as v_name', 'v.price_delta_minor', 'v.stock as v_stock', 'v.active as v_active'])
+    .select(['i.id', 'i.product_id', 'i.variant_id', 'i.quantity', 'p.sku', 'p.name', 'p.price_minor', 'p.currency', 'p.stock', 'p.active', 'v.sku as v_sku', 'v.name as v_name', 'v.price_delta_minor', 'v.stock as v_stock', 'v.active as v_active'])
     .where('i.cart_id', '=', cartId)
     .orderBy('i.created_at')
     .orderBy('i.id')
     .execute();
-  return rows.map((r) => {
+  const items = rows.map((r): CartLine => {
     const hasVariant = r.variant_id !== '';
     const unit = r.price_minor + (hasVariant ? (r.price_delta_minor ?? 0) : 0);
     const stock = hasVariant ? (r.v_stock ?? 0) : r.stock;
@@ -89,10 +91,11 @@ export async function cartLines(db: Db, cartId: string): Promise<CartLine[]> {
       stock,
     };
   });
+  return { items, currency: rows[0]?.currency ?? DEFAULT_CURRENCY };
 }
 
-export async function cartView(db: Db, cart: Pick<CartTable, 'id' | 'user_id' | 'version' | 'updated_at'>, currency: string): Promise<CartView> {
-  const items = await cartLines(db, cart.id);
+export async function cartView(db: Db, cart: Pick<CartTable, 'id' | 'user_id' | 'version' | 'updated_at'>): Promise<CartView> {
+  const { items, currency } = await cartContents(db, cart.id);
   return {
     id: cart.id,
     userId: cart.user_id,

@@ -4,7 +4,7 @@ import { newId, nowIso } from '../db/ids.js';
 import type { CartTable } from '../db/schema.js';
 import { HttpError } from '../http/errors.js';
 import type { ApiUser } from '../http/api.js';
-import { cartView, DEFAULT_CURRENCY, type CartLine, type CartView } from './cart-view.js';
+import { cartContents, cartView, type CartLine, type CartView } from './cart-view.js';
 
 /** The most of one line a cart may hold. */
 export const MAX_LINE_QUANTITY = 10_000;
@@ -26,14 +26,7 @@ export async function activeCart(db: Db | Trx, user: ApiUser): Promise<CartTable
 }
 
 export async function getCart(domain: Domain, user: ApiUser): Promise<CartView> {
-  const cart = await activeCart(domain.db, user);
-  return cartView(domain.db, cart, await cartCurrency(domain.db, cart.id));
-}
-
-/** Items share one currency: the first item's; an empty cart shows the tenant default. */
-async function cartCurrency(db: Db, cartId: string): Promise<string> {
-  const row = await db.selectFrom('cart_items as i').innerJoin('products as p', 'p.id', 'i.product_id').select('p.currency').where('i.cart_id', '=', cartId).limit(1).executeTakeFirst();
-  return row?.currency ?? DEFAULT_CURRENCY;
+  return cartView(domain.db, await activeCart(domain.db, user));
 }
 
 interface Locked {
@@ -64,8 +57,8 @@ async function lockCart(trx: Trx, user: ApiUser): Promise<Locked> {
   throw new HttpError(409, 'cart_busy', 'the cart changed state while updating it; retry');
 }
 
-async function finish(unit: Unit, cart: CartTable, extra: { event: string; data: (view: CartView) => unknown }[], currency?: string): Promise<CartView> {
-  const view = await cartView(unit.trx, cart, currency ?? (await cartCurrency(unit.trx, cart.id)));
+async function finish(unit: Unit, cart: CartTable, extra: { event: string; data: (view: CartView) => unknown }[]): Promise<CartView> {
+  const view = await cartView(unit.trx, cart);
   const channel = cartChannel(cart.user_id);
   for (const e of extra) unit.emit({ channel, event: e.event, data: e.data(view) });
   unit.emit({ channel, event: 'cart_update', data: view });
@@ -142,7 +135,7 @@ export function addItem(domain: Domain, user: ApiUser, input: { productId: strin
     const id = existing?.id ?? newId('item');
     if (existing) await unit.trx.updateTable('cart_items').set({ quantity }).where('id', '=', id).execute();
     else await unit.trx.insertInto('cart_items').values({ id, cart_id: locked.cart.id, product_id: input.productId, variant_id: variantId ?? '', quantity, created_at: nowIso() }).execute();
-    return finish(unit, locked.cart, [{ event: 'cart_item_added', data: (view) => ({ version: view.version, item: lineOf(view, id), added: input.quantity }) }], item.currency);
+    return finish(unit, locked.cart, [{ event: 'cart_item_added', data: (view) => ({ version: view.version, item: lineOf(view, id), added: input.quantity }) }]);
   });
 }
 
@@ -173,8 +166,7 @@ export function removeItem(domain: Domain, user: ApiUser, itemId: string, versio
 }
 
 async function removeLine(unit: Unit, cart: CartTable, itemId: string): Promise<CartView> {
-  const before = await cartView(unit.trx, cart, DEFAULT_CURRENCY);
-  const gone = lineOf(before, itemId);
+  const gone = (await cartContents(unit.trx, cart.id)).items.find((i) => i.id === itemId);
   await unit.trx.deleteFrom('cart_items').where('id', '=', itemId).execute();
   return finish(unit, cart, [{ event: 'cart_item_removed', data: (view) => ({ version: view.version, item: gone }) }]);
 }
@@ -183,7 +175,7 @@ export function clearCart(domain: Domain, user: ApiUser, version?: number): Prom
   return transact(domain, async (unit) => {
     const locked = await lockCart(unit.trx, user);
     checkVersion(version, locked);
-    const before = await cartView(unit.trx, locked.cart, DEFAULT_CURRENCY);
+    const before = await cartContents(unit.trx, locked.cart.id);
     await unit.trx.deleteFrom('cart_items').where('cart_id', '=', locked.cart.id).execute();
     return finish(
       unit,

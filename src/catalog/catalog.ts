@@ -27,7 +27,7 @@ export interface ProductView {
 }
 
 const variantSchema = z.object({ id: z.string(), sku: z.string(), name: z.string(), priceMinor: z.number().int(), stock: z.number().int(), active: z.boolean() });
-export const productSchema = z.object({
+const productSchema = z.object({
   id: z.string(),
   sku: z.string(),
   name: z.string(),

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import type { Config } from '../config.js';
 import type { DatabaseSchema } from './schema.js';
 
 export type Engine = 'sqlite' | 'postgres';
@@ -35,6 +36,11 @@ export class DatabaseUnavailableError extends Error {
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openSqlite(options.dataDir);
+}
+
+/** The database a node's configuration names (serve, migrate, seed). */
+export function openConfiguredDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir' | 'databaseSchema'>): Promise<Database> {
+  return openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, ...(config.databaseSchema ? { schema: config.databaseSchema } : {}) });
 }
 
 async function openSqlite(dataDir: string): Promise<Database> {
@@ -81,7 +87,7 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
 }
 
 /** The URL without its password. */
-export function redact(url: string): string {
+function redact(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';

@@ -4,7 +4,9 @@ import { z } from 'zod';
 import type { TokenService } from '../auth/tokens.js';
 import type { Db } from '../domain/context.js';
 import { IdempotencyRace, idempotencyScope, type IdempotencyClaim } from '../domain/context.js';
-import { ROLES, type Role } from '../db/schema.js';
+import { accountUser, isLive } from '../accounts/access.js';
+import type { Role } from '../db/schema.js';
+import { nowIso } from '../db/ids.js';
 import { HttpError } from './errors.js';
 import { parseBody } from './app.js';
 
@@ -108,20 +110,15 @@ export class Api {
       if (auth === 'none') return null;
       throw new HttpError(401, verified.reason === 'expired' ? 'token_expired' : 'invalid_token', verified.detail);
     }
-    const { id, role, tenant } = verified.user;
-    if (!ROLES.includes(role as Role) || !tenant) {
-      if (auth === 'none') return null;
-      throw new HttpError(401, 'invalid_token', 'the token is not an account token (it lacks a known role or a tenant); sign in with POST /api/auth/login');
-    }
-    if (auth === 'none') return { id, role: role as Role, tenant };
+    const user = accountUser(verified.user);
+    if (auth === 'none') return user;
+    if (!user) throw new HttpError(401, 'invalid_token', 'the token is not an account token (it lacks a known role or a tenant); sign in with POST /api/auth/login');
     // Tokens outlive accounts (12 h; `switchboard seed` deletes every account): the account must
     // still exist with the token's role and tenant, or a deleted admin kept acting and a deleted
     // customer's first cart write failed on its foreign key (500).
-    const account = await this.db.selectFrom('users').select(['role', 'tenant_id']).where('id', '=', id).executeTakeFirst();
-    if (!account || account.role !== role || account.tenant_id !== tenant) {
+    if (!(await isLive(this.db, user))) {
       throw new HttpError(401, 'invalid_token', 'the account of this token no longer exists or no longer has its role or tenant; sign in again with POST /api/auth/login');
     }
-    const user: ApiUser = { id, role: role as Role, tenant };
     if (Array.isArray(auth) && !auth.includes(user.role)) throw new HttpError(403, 'forbidden', `this needs the role ${auth.join(' or ')}`);
     return user;
   }
@@ -152,7 +149,7 @@ export class Api {
       if (!claim.claimed) {
         const stored = await this.db
           .insertInto('idempotency_keys')
-          .values({ user_id: user.id, key, method: req.method, path, request_hash: hash, status: reply.statusCode, response: JSON.stringify(result ?? null), created_at: new Date().toISOString() })
+          .values({ user_id: user.id, key, method: req.method, path, request_hash: hash, status: reply.statusCode, response: JSON.stringify(result ?? null), created_at: nowIso() })
           .onConflict((oc) => oc.doNothing())
           .executeTakeFirst();
         // A retry racing this one stored its answer first: answer that one, so every request with

@@ -2,8 +2,7 @@ import type { AccessRule } from '../channels/namespaces.js';
 import { accountUser, liveAccount } from '../accounts/access.js';
 import type { Domain } from '../domain/context.js';
 import type { Switchboard } from '../switchboard.js';
-import { orderChannel, orderView, readableOrder } from './orders.js';
-import { mayRead } from './status.js';
+import { orderChannel, orderIfReadable, readableOrder } from './orders.js';
 
 /**
  * Order channels. `order:<id>`: whoever may read the order (snapshot: the order, then
@@ -14,9 +13,7 @@ import { mayRead } from './status.js';
 export function installOrderChannels(sb: Switchboard, domain: Domain): void {
   const readsOrder: AccessRule = async (ctx) => {
     const actor = await liveAccount(domain.db, ctx.user);
-    if (!actor) return false;
-    const view = await orderView(domain.db, ctx.key);
-    return view !== undefined && mayRead(actor, { tenant_id: view.tenantId, customer_id: view.customer.id, worker_id: view.worker?.id ?? null });
+    return actor !== null && (await orderIfReadable(domain.db, actor, ctx.key)) !== undefined;
   };
   const self = (role: string): AccessRule => async (ctx) => {
     const actor = await liveAccount(domain.db, ctx.user);
@@ -36,7 +33,6 @@ export function installOrderChannels(sb: Switchboard, domain: Domain): void {
   sb.addRoute('/ws/orders/:id/', async ({ id }, user) => {
     const actor = accountUser(user);
     if (!actor || !id) return null;
-    const view = await orderView(domain.db, id);
-    return view && mayRead(actor, { tenant_id: view.tenantId, customer_id: view.customer.id, worker_id: view.worker?.id ?? null }) ? [orderChannel(id)] : null;
+    return (await orderIfReadable(domain.db, actor, id)) ? [orderChannel(id)] : null;
   });
 }

@@ -102,7 +102,7 @@ async function views(db: Db, rows: Row[]): Promise<OrderView[]> {
   }));
 }
 
-export async function orderView(db: Db, id: string): Promise<OrderView | undefined> {
+async function orderView(db: Db, id: string): Promise<OrderView | undefined> {
   const row = await baseQuery(db).where('o.id', '=', id).executeTakeFirst();
   return row ? (await views(db, [row]))[0] : undefined;
 }
@@ -110,9 +110,15 @@ export async function orderView(db: Db, id: string): Promise<OrderView | undefin
 /** The order if `actor` may read it. Someone who may not gets the same 404 as for a missing
  * order, so order ids cannot be probed. */
 export async function readableOrder(db: Db, actor: Actor, id: string): Promise<OrderView> {
-  const view = await orderView(db, id);
-  if (!view || !mayRead(actor, { tenant_id: view.tenantId, customer_id: view.customer.id, worker_id: view.worker?.id ?? null })) throw new HttpError(404, 'not_found', `no order ${id}`);
+  const view = await orderIfReadable(db, actor, id);
+  if (!view) throw new HttpError(404, 'not_found', `no order ${id}`);
   return view;
+}
+
+/** The order if `actor` may read it, else undefined (channel rules refuse rather than throw). */
+export async function orderIfReadable(db: Db, actor: Actor, id: string): Promise<OrderView | undefined> {
+  const view = await orderView(db, id);
+  return view && mayRead(actor, { tenant_id: view.tenantId, customer_id: view.customer.id, worker_id: view.worker?.id ?? null }) ? view : undefined;
 }
 
 export async function listOrders(db: Db, actor: Actor, query: { limit: number; cursor?: string | undefined; status?: OrderStatus | undefined }): Promise<{ items: OrderView[]; nextCursor: string | null }> {

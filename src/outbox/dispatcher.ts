@@ -11,12 +11,14 @@ export type Publish = (channel: string, event: string, data: unknown, eventId: s
 export interface DispatcherOptions {
   /** How often to look for events written by other processes or left by a crash. */
   pollMs?: number;
-  batchSize?: number;
-  /** SQLite: how long a dispatcher's lease lasts without renewal (a crashed holder blocks this long). */
-  leaseMs?: number;
-  /** Sent events are deleted after this long. */
-  retainMs?: number;
 }
+
+/** Events published per round. */
+const BATCH_SIZE = 200;
+/** SQLite: how long a dispatcher's lease lasts without renewal (a crashed holder blocks this long). */
+const LEASE_MS = 5000;
+/** Sent events (and idempotency keys) are deleted after this long. */
+const RETAIN_MS = 24 * 3600_000;
 
 /** Taken as (key, hash of the schema), like OUTBOX_ORDER_LOCK: one dispatcher per schema, not per database. */
 const DISPATCH_LOCK = 0x5b0a_0002;
@@ -42,9 +44,6 @@ export class OutboxDispatcher {
   readonly #engine: Database['engine'];
   readonly #holder = newId('node');
   readonly #pollMs: number;
-  readonly #batch: number;
-  readonly #leaseMs: number;
-  readonly #retainMs: number;
   #running: Promise<void> | null = null;
   #again = false;
   #timer: NodeJS.Timeout | null = null;
@@ -65,9 +64,6 @@ export class OutboxDispatcher {
     this.#db = database.db;
     this.#engine = database.engine;
     this.#pollMs = options.pollMs ?? 1000;
-    this.#batch = options.batchSize ?? 200;
-    this.#leaseMs = options.leaseMs ?? 5000;
-    this.#retainMs = options.retainMs ?? 24 * 3600_000;
   }
 
   start(): void {
@@ -140,7 +136,7 @@ export class OutboxDispatcher {
     // After commit: thrown inside, the stall rolled back the marks of what did go out, and those
     // events went out again once the layer was back, when their idempotency keys may have expired.
     this.#throwIfStalled(round.sent, round.batch);
-    return round.batch.length === this.#batch ? 'full' : 'done';
+    return round.batch.length === BATCH_SIZE ? 'full' : 'done';
   }
 
   async #roundSqlite(): Promise<'full' | 'done' | 'busy'> {
@@ -151,12 +147,12 @@ export class OutboxDispatcher {
     const sent = await this.#publishAll(batch);
     await this.#markSent(this.#db, sent);
     this.#throwIfStalled(sent, batch);
-    return batch.length === this.#batch ? 'full' : 'done';
+    return batch.length === BATCH_SIZE ? 'full' : 'done';
   }
 
   async #takeLease(): Promise<boolean> {
     const now = new Date();
-    const expires_at = new Date(now.getTime() + this.#leaseMs).toISOString();
+    const expires_at = new Date(now.getTime() + LEASE_MS).toISOString();
     const row = await this.#db
       .insertInto('leases')
       .values({ name: 'outbox', holder: this.#holder, expires_at })
@@ -172,7 +168,7 @@ export class OutboxDispatcher {
   }
 
   #unsent(db: Kysely<DatabaseSchema>): Promise<Row[]> {
-    return db.selectFrom('outbox').select(['id', 'event_id', 'channel', 'event', 'data']).where('sent_at', 'is', null).orderBy('id').limit(this.#batch).execute();
+    return db.selectFrom('outbox').select(['id', 'event_id', 'channel', 'event', 'data']).where('sent_at', 'is', null).orderBy('id').limit(BATCH_SIZE).execute();
   }
 
   /** Publishes in order and stops at the first event that cannot go out now, so a later event of
@@ -207,7 +203,7 @@ export class OutboxDispatcher {
     const now = Date.now();
     if (now - this.#lastPrune < 60_000) return;
     this.#lastPrune = now;
-    const before = new Date(now - this.#retainMs).toISOString();
+    const before = new Date(now - RETAIN_MS).toISOString();
     await this.#db.deleteFrom('outbox').where('sent_at', 'is not', null).where('sent_at', '<', before).execute();
     await this.#db.deleteFrom('idempotency_keys').where('created_at', '<', before).execute();
   }

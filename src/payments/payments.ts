@@ -3,8 +3,8 @@ import type { Domain, Trx, Unit } from '../domain/context.js';
 import { idempotencyScope, transact } from '../domain/context.js';
 import { newId, nowIso } from '../db/ids.js';
 import type { PaymentTable } from '../db/schema.js';
-import { activeCart, cartChannel } from '../cart/cart.js';
-import { cartLines, cartView, DEFAULT_CURRENCY } from '../cart/cart-view.js';
+import { cartChannel } from '../cart/cart.js';
+import { cartContents, cartView, DEFAULT_CURRENCY } from '../cart/cart-view.js';
 import type { ApiUser } from '../http/api.js';
 import { HttpError } from '../http/errors.js';
 import { createOrder, type OrderLineView, type OrderView } from '../orders/orders.js';
@@ -102,10 +102,10 @@ export class Payments {
     // answer the client gets, {payment, next}, which exists only once the provider has started. A
     // retry racing this one redoes the checkout, which is idempotent per cart version.
     const { row, created } = await idempotencyScope.exit(() => transact(this.domain, async (unit) => {
-      const cart = await activeCart(unit.trx, user);
-      let locked = await forUpdate(this.domain, unit.trx.selectFrom('carts').selectAll().where('id', '=', cart.id)).executeTakeFirstOrThrow();
-      const lines = await cartLines(unit.trx, locked.id);
-      if (lines.length === 0) throw new HttpError(422, 'cart_empty', 'your cart is empty; add items before checking out', { field: 'cart' });
+      // No active cart yet is an empty one: nothing to create just to refuse it.
+      let locked = await forUpdate(this.domain, unit.trx.selectFrom('carts').selectAll().where('user_id', '=', user.id).where('status', '=', 'active')).executeTakeFirst();
+      const { items: lines, currency } = locked ? await cartContents(unit.trx, locked.id) : { items: [], currency: DEFAULT_CURRENCY };
+      if (!locked || lines.length === 0) throw new HttpError(422, 'cart_empty', 'your cart is empty; add items before checking out', { field: 'cart' });
       const unavailable = lines.filter((l) => !l.available);
       if (unavailable.length > 0) {
         throw new HttpError(422, 'cart_unavailable', `some items are not available in that quantity: ${unavailable.map((l) => `${l.name} (${l.stock} left)`).join(', ')}`, {
@@ -115,7 +115,6 @@ export class Payments {
       }
       const existing = await unit.trx.selectFrom('payments').selectAll().where('cart_id', '=', locked.id).where('cart_version', '=', locked.version).executeTakeFirst();
       if (existing && existing.status !== 'failed') return { row: existing, created: false };
-      const currency = (await unit.trx.selectFrom('products').select('currency').where('id', '=', lines[0]!.productId).executeTakeFirst())?.currency ?? DEFAULT_CURRENCY;
       if (existing) {
         // This cart state's payment failed (declined, or the stock ran out): paying again must be
         // possible without touching the cart, and a cart version has one payment, so the retry
@@ -126,7 +125,7 @@ export class Payments {
           .where('id', '=', locked.id)
           .returningAll()
           .executeTakeFirstOrThrow();
-        unit.emit({ channel: cartChannel(locked.user_id), event: 'cart_update', data: await cartView(unit.trx, locked, currency) });
+        unit.emit({ channel: cartChannel(locked.user_id), event: 'cart_update', data: await cartView(unit.trx, locked) });
       }
       const snapshot: PaymentSnapshot = {
         cartVersion: locked.version,
@@ -179,21 +178,29 @@ export class Payments {
     return { payment: view(row), next: started.next, created };
   }
 
-  /** Whether the payment is the user's own (not merely one they may read, as staff). */
-  async isOwn(user: ApiUser, id: string): Promise<boolean> {
-    const row = await this.domain.db.selectFrom('payments').select('user_id').where('id', '=', id).executeTakeFirst();
-    return row?.user_id === user.id;
-  }
-
   async providerRef(id: string): Promise<string> {
     return (await this.domain.db.selectFrom('payments').select('provider_ref').where('id', '=', id).executeTakeFirstOrThrow()).provider_ref;
   }
 
   async get(user: ApiUser, id: string): Promise<PaymentView> {
+    return view(await this.#readable(user, id));
+  }
+
+  /** The provider reference of a payment `user` is about to approve or decline as its customer
+   * would: their own (staff may read a customer's payment, not approve it) and with `provider`. */
+  async refToApprove(user: ApiUser, id: string, provider: string): Promise<string> {
+    const row = await this.#readable(user, id);
+    if (row.user_id !== user.id) throw new HttpError(403, 'forbidden', `only the customer paying ${row.id} may approve or decline it`);
+    if (row.provider !== provider) throw new HttpError(409, 'not_sandbox', `payment ${row.id} is with ${row.provider}, not the ${provider}`);
+    return row.provider_ref;
+  }
+
+  /** The payment if `user` may read it: their own, or (staff) any of their tenant; else a 404. */
+  async #readable(user: ApiUser, id: string): Promise<PaymentTable> {
     const row = await this.domain.db.selectFrom('payments').selectAll().where('id', '=', id).executeTakeFirst();
     const staff = user.role === 'manager' || user.role === 'admin';
     if (!row || row.tenant_id !== user.tenant || (!staff && row.user_id !== user.id)) throw new HttpError(404, 'not_found', `no payment ${id}`);
-    return view(row);
+    return row;
   }
 
   /**
@@ -296,7 +303,7 @@ export class Payments {
       if (item.quantity <= l.quantity) await trx.deleteFrom('cart_items').where('id', '=', item.id).execute();
       else await trx.updateTable('cart_items').set({ quantity: item.quantity - l.quantity }).where('id', '=', item.id).execute();
     }
-    unit.emit({ channel: cartChannel(cart.user_id), event: 'cart_update', data: await cartView(trx, cart, snapshot.currency) });
+    unit.emit({ channel: cartChannel(cart.user_id), event: 'cart_update', data: await cartView(trx, cart) });
   }
 }
 

@@ -65,12 +65,9 @@ export function paymentRoutes(api: Api, payments: Payments, sandbox: SandboxProv
     response: z.object({ payment: paymentSchema, order: orderSchema.nullable() }),
     errors: { 403: 'forbidden: staff may read a customer\'s payment, not approve it', 404: 'not_found', 409: 'not_sandbox' },
     handler: async ({ user, params, body }) => {
-      const payment = await payments.get(user, params.id);
       // The customer's step (approving on their phone): staff may read the payment, not approve it.
-      if (!(await payments.isOwn(user, payment.id))) throw new HttpError(403, 'forbidden', `only the customer paying ${payment.id} may approve or decline it`);
-      if (payment.provider !== sandbox.name) throw new HttpError(409, 'not_sandbox', `payment ${payment.id} is with ${payment.provider}, not the sandbox`);
-      const row = await payments.providerRef(payment.id);
-      const call = sandbox.callback({ providerRef: row, status: body.outcome, ...(body.outcome === 'failed' ? { reason: 'declined in the sandbox' } : {}) });
+      const providerRef = await payments.refToApprove(user, params.id, sandbox.name);
+      const call = sandbox.callback({ providerRef, status: body.outcome, ...(body.outcome === 'failed' ? { reason: 'declined in the sandbox' } : {}) });
       // Through the real route (signature check included), in-process: no network, same code path.
       const res = await api.app.inject({ method: 'POST', url: `/api/payments/callback/${sandbox.name}`, payload: call.body, headers: call.headers });
       const answer = res.json<{ payment?: unknown; order?: unknown; error?: { code: string; message: string } }>();

@@ -179,6 +179,8 @@ forEachEngine('outbox', (engine) => {
     });
     const m = await nextMessage(client, channel);
     assert.equal(m.event, 'after_lost');
+    // Its row exists (`every` over no rows would pass vacuously) and is marked done.
+    assert.equal((await rowsOf(t, nowhere)).length, 1, 'the unpublishable event was written to the outbox');
     await waitUntil(async () => (await rowsOf(t, nowhere)).every((r) => r.sent_at !== null), 10_000, 'the unpublishable row to be marked done');
     await client.disconnect();
   });
