@@ -37,6 +37,7 @@ import {
   fmt,
   forkLoad,
   freePort,
+  guardProcess,
   intFlag,
   machine,
   machineBusyMs,
@@ -133,29 +134,12 @@ const SERVER_ENV = {
 
 // ----- process and key clean-up, on every way out
 
-const tracked = new Set<ChildProcess>();
+/** Prefixes of runs whose keys are not deleted yet. */
 const livePrefixes = new Set<string>();
-let exiting = false;
 
-function killTracked(): void {
-  for (const child of tracked) {
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-  }
-  tracked.clear();
-}
-
-/** Kills every process by pid, deletes the keys of runs still open (bounded), exits. */
-async function bail(reason: string, code: number): Promise<void> {
-  if (exiting) return;
-  exiting = true;
-  process.stderr.write(`\n${reason}: stopping the processes and deleting the run's Redis keys\n`);
-  killTracked();
+/** On a signal, a failure or the deadline: every process killed by pid (common.ts), then the keys
+ * of runs still open deleted (bounded), then exit. */
+const bail = guardProcess(maxSeconds, async () => {
   for (const prefix of livePrefixes) {
     const n = await withTimeout(deleteKeys(prefix), 20_000, 'deleting keys').catch((err: unknown) => {
       process.stderr.write(`could not delete keys under ${prefix}: ${String(err)}\n`);
@@ -163,12 +147,7 @@ async function bail(reason: string, code: number): Promise<void> {
     });
     process.stderr.write(`deleted ${n} keys under ${prefix}\n`);
   }
-  process.exit(code);
-}
-
-process.on('exit', killTracked);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void bail(signal, 130));
-setTimeout(() => void bail(`ran past --max-seconds ${maxSeconds}`, 3), maxSeconds * 1000).unref();
+});
 
 // ----- Redis
 
@@ -426,7 +405,6 @@ async function runOnce(run: number, ncpu: number): Promise<RunResult> {
       const port = await freePort();
       const nodeArgs = flags['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', flags['cpu-prof'], '--cpu-prof-name', `node${s}-r${run}.cpuprofile`] : [];
       const node = await startServer('switchboard', { port, nodeArgs, env: { ...SERVER_ENV, SWITCHBOARD_REDIS_PREFIX: prefix } });
-      tracked.add(node.child);
       nodes.push(node);
     }
     say(`${servers} nodes up (pids ${nodes.map((n) => n.pid).join(', ')}, ports ${nodes.map((n) => n.port).join(', ')}), prefix ${prefix}`);
@@ -437,7 +415,6 @@ async function runOnce(run: number, ncpu: number): Promise<RunResult> {
     const per = Math.ceil(connections / servers);
     for (let s = 0; s < servers; s++) {
       const load = forkLoad('cluster-load.js');
-      tracked.add(load);
       loads.push(load);
     }
     const opened = new Array<number>(servers).fill(0);
@@ -646,12 +623,10 @@ async function runOnce(run: number, ncpu: number): Promise<RunResult> {
     // Nodes first (graceful: each closes its sessions and removes its own presence entries), then
     // the load processes; stopChild sends SIGTERM to the pid and SIGKILL after 10 s.
     await Promise.all(nodes.map((n) => n.stop()));
-    for (const node of nodes) tracked.delete(node.child);
     for (const load of loads) {
       if (load.connected) load.send({ close: true });
     }
     await Promise.all(loads.map((l) => stopChild(l)));
-    for (const load of loads) tracked.delete(load);
     redis.disconnect();
     keys = await deleteKeys(prefix);
     say(`stopped every process; deleted ${fmt(keys)} keys under ${prefix}`);

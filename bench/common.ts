@@ -93,12 +93,15 @@ const children = new Set<ChildProcess>();
 
 /** Stops one child by its pid: SIGTERM, then SIGKILL if it is still there after `graceMs`. */
 export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
-  children.delete(child);
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
+    children.delete(child);
+    return;
+  }
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     process.kill(child.pid, 'SIGTERM');
   } catch {
+    children.delete(child);
     return; // already gone
   }
   const timer = setTimeout(() => {
@@ -112,6 +115,8 @@ export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<
   }, graceMs);
   await exited;
   clearTimeout(timer);
+  // Tracked until it is gone, so a signal or the deadline meanwhile still kills it.
+  children.delete(child);
 }
 
 /** Waits up to `ms` for a child to exit by itself (true if it did). */
@@ -140,28 +145,29 @@ function killAllTracked(): void {
   children.clear();
 }
 
-let guarded = false;
+let bailOut: ((reason: string, code: number) => Promise<void>) | undefined;
 /**
  * Every child is killed if this process ends for any reason, and the whole run is bounded: after
- * `maxSeconds` the bench gives up, kills its children and exits with 3.
+ * `maxSeconds` the bench gives up, kills its children and exits with 3 (130 on a signal). `cleanup`
+ * (bounded by the caller) runs after the kill on those ways out, e.g. to delete a run's Redis keys.
+ * Returns the way out itself, for a bench's own failure path: `void bail('failure', 1)`.
  */
-export function guardProcess(maxSeconds: number): void {
-  if (guarded) return;
-  guarded = true;
-  process.on('exit', killAllTracked);
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.on(signal, () => {
-      process.stderr.write(`\n${signal}: stopping the processes under test\n`);
-      killAllTracked();
-      process.exit(130);
-    });
-  }
-  const deadline = setTimeout(() => {
-    process.stderr.write(`\nthe bench ran past --max-seconds ${maxSeconds}; stopping\n`);
+export function guardProcess(maxSeconds: number, cleanup?: () => Promise<void>): (reason: string, code: number) => Promise<void> {
+  if (bailOut) return bailOut;
+  let exiting = false;
+  const bail = async (reason: string, code: number): Promise<void> => {
+    if (exiting) return;
+    exiting = true;
+    process.stderr.write(`\n${reason}: stopping the processes under test\n`);
     killAllTracked();
-    process.exit(3);
-  }, maxSeconds * 1000);
-  deadline.unref();
+    if (cleanup) await cleanup().catch((err: unknown) => process.stderr.write(`clean-up failed: ${String(err)}\n`));
+    process.exit(code);
+  };
+  bailOut = bail;
+  process.on('exit', killAllTracked);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void bail(signal, 130));
+  setTimeout(() => void bail(`the bench ran past --max-seconds ${maxSeconds}`, 3), maxSeconds * 1000).unref();
+  return bail;
 }
 
 export interface ServerProcess {

@@ -5,7 +5,7 @@
  * bench/baseline-ws-server) and a fresh load process (bench/fanout-load); rounds alternate the
  * order of the targets (A B, B A, ...) so drift on a shared machine hits both alike.
  *
- *   npm run bench:fanout                       # defaults: 500 subscribers, both modes, 2 rounds
+ *   npm run bench:fanout                       # defaults: 500 subscribers, both modes, 3 rounds
  *   npm run bench:fanout -- --mode max --rounds 3 --subscribers 1000
  *
  * The target compared is the `max` mode (saturation) throughput ratio Switchboard / baseline.

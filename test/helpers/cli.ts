@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
@@ -53,13 +54,8 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
   }
 }
 
-export async function waitUntil(check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+/** The CLI suites' name for wait.ts's waitFor (same message on timeout). */
+export const waitUntil = waitFor;
 
 /** The URL from the `Switchboard listening on` log line (pino JSON on stdout). */
 export function listeningUrl(stdout: string): string | null {
@@ -78,5 +74,12 @@ export function listeningUrl(stdout: string): string | null {
 
 /** Kills every CLI process a test left running (by PID). */
 export function killChildren(): void {
-  for (const child of children) if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+  for (const child of children) {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) continue;
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err; // gone before its 'close'
+    }
+  }
 }

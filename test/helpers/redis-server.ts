@@ -94,7 +94,8 @@ export class OwnRedis {
   }
 }
 
-export function freePort(): Promise<number> {
+/** A free loopback port (bench/common.ts has its twin: bench and tests do not import each other). */
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

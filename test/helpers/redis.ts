@@ -22,11 +22,6 @@ export function redisUnavailable(url = REDIS_URL): Promise<string | false> {
   return check;
 }
 
-/** Whether Redis answers at `url` (see redisUnavailable for the reason when it does not). */
-export async function redisAvailable(url = REDIS_URL): Promise<boolean> {
-  return (await redisUnavailable(url)) === false;
-}
-
 async function ping(url: string): Promise<string | false> {
   let lastError: Error | null = null;
   const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null, connectTimeout: 1500, maxRetriesPerRequest: 0, enableOfflineQueue: false });
