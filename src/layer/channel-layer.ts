@@ -40,6 +40,15 @@ export interface HistoryOptions {
   since?: StreamPosition;
   /** At most this many; without `since`, the newest ones (still oldest first). */
   limit?: number;
+  /** Stop before the publications' data and event names pass this many characters: the page's
+   * share of a reply's size bound. At least one publication is returned when there is one, so
+   * a client paging with `since` always makes progress. */
+  maxChars?: number;
+}
+
+/** What one publication counts against `HistoryOptions.maxChars`. */
+export function publicationChars(pub: Pick<Publication, 'json' | 'event'>): number {
+  return pub.json.length + pub.event.length;
 }
 
 export interface HistoryPage {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   LayerUnavailableError,
   idempotencyTtlMs,
+  publicationChars,
   type ChannelLayer,
   type HistoryOptions,
   type HistoryPage,
@@ -125,12 +126,31 @@ export class MemoryLayer implements ChannelLayer {
     const limit = Math.min(options.limit ?? Number.POSITIVE_INFINITY, entries.length - head);
     const { since } = options;
     // Only the returned range is copied: every subscribe reads the position with limit 0.
-    if (!since) return { publications: pubsIn(entries, entries.length - limit, entries.length), position, complete: true };
+    const maxChars = options.maxChars ?? Number.POSITIVE_INFINITY;
+    if (!since) {
+      // The newest that fit, still oldest first.
+      let from = entries.length;
+      let chars = 0;
+      while (from > entries.length - limit) {
+        chars += publicationChars(entries[from - 1]!.pub);
+        if (chars > maxChars && from < entries.length) break;
+        from--;
+      }
+      return { publications: pubsIn(entries, from, entries.length), position, complete: true };
+    }
     const oldest = entries[head]?.pub.offset ?? stream.top + 1;
     const reachable = since.epoch === stream.epoch && since.offset <= stream.top && since.offset + 1 >= oldest;
     if (!reachable) return { publications: [], position, complete: false };
     const start = firstAfter(entries, head, since.offset);
-    return { publications: pubsIn(entries, start, Math.min(entries.length, start + limit)), position, complete: true };
+    const last = Math.min(entries.length, start + limit);
+    let to = start;
+    let chars = 0;
+    while (to < last) {
+      chars += publicationChars(entries[to]!.pub);
+      if (chars > maxChars && to > start) break;
+      to++;
+    }
+    return { publications: pubsIn(entries, start, to), position, complete: true };
   }
 
   async subscribe(channel: string): Promise<void> {

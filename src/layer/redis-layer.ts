@@ -96,9 +96,9 @@ export class RedisLayer implements ChannelLayer {
   }
 
   async history(channel: string, options: HistoryOptions = {}): Promise<HistoryPage> {
-    const { since, limit } = options;
+    const { since, limit, maxChars } = options;
     const [epoch, top, complete, entries] = (await this.connection.call(({ keys, scripts }) =>
-      scripts.run('sbHistory', [keys.epoch, keys.meta(channel), keys.stream(channel)], [newInstance(), this.#metaTtlMs, since?.epoch ?? '', since?.offset ?? 0, limit ?? -1]),
+      scripts.run('sbHistory', [keys.epoch, keys.meta(channel), keys.stream(channel)], [newInstance(), this.#metaTtlMs, since?.epoch ?? '', since?.offset ?? 0, limit ?? -1, maxChars ?? -1]),
     )) as [string, number, number, RawEntry[]];
     const publications = entries.map((entry) => toPublication(channel, epoch, entry));
     // Without `since` the script reads newest first (to stop at the limit); callers get oldest first.

@@ -129,7 +129,8 @@ return {epoch, top, 1}
  * Creates no per-channel key: a channel never published to answers offset 0 in the epoch its first
  * publish will get.
  * KEYS: instance, meta, stream. ARGV: instance candidate, bucket ms, since epoch ('' none),
- * since offset, limit (-1: all).
+ * since offset, limit (-1: all), max chars of event names and data (-1: no bound; at least one
+ * entry is returned when there is one).
  * Returns {epoch, top, complete (1/0), entries}; without since, entries are newest first.
  */
 const HISTORY = `${NOW}${INSTANCE}
@@ -142,15 +143,20 @@ if not bucket then
 end
 local epoch = g .. '.' .. bucket
 local limit = tonumber(ARGV[5])
+local maxChars = tonumber(ARGV[6])
 local function live(entry) return tonumber(entry[2][8]) > now end
+-- Fields are e, event, d, data, ...: what counts against maxChars is #event + #data.
+local function chars(entry) return #entry[2][2] + #entry[2][4] end
 if ARGV[3] == '' then
   if limit == 0 or top == 0 then return {epoch, top, 1, {}} end
   local entries
   if limit < 0 then entries = redis.call('XREVRANGE', KEYS[3], '+', '-')
   else entries = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', limit) end
-  local out = {}
+  local out, used = {}, 0
   for i = 1, #entries do
     if not live(entries[i]) then break end
+    used = used + chars(entries[i])
+    if maxChars >= 0 and used > maxChars and #out > 0 then break end
     out[#out + 1] = entries[i]
   end
   return {epoch, top, 1, out}
@@ -166,7 +172,14 @@ local head = entries[1]
 -- The publication right after since must still be there, or the gap cannot be filled.
 if not head or head[1] ~= first .. '-0' or not live(head) then return {epoch, top, 0, {}} end
 if limit == 0 then return {epoch, top, 1, {}} end
-return {epoch, top, 1, entries}
+if maxChars < 0 then return {epoch, top, 1, entries} end
+local out, used = {}, 0
+for i = 1, #entries do
+  used = used + chars(entries[i])
+  if used > maxChars and #out > 0 then break end
+  out[#out + 1] = entries[i]
+end
+return {epoch, top, 1, out}
 `;
 
 /**

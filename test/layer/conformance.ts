@@ -99,6 +99,18 @@ export function channelLayerConformance(name: string, factory: LayerFactory, ski
       assert.deepEqual((await layer.history(ch, { limit: 0 })).publications, []);
     });
 
+    test('maxChars cuts a page by size, newest kept without since, always at least one publication', async () => {
+      const ch = channelName('chars');
+      // Each publication counts 1 (event) + 10 (data) characters.
+      for (let i = 1; i <= 10; i++) await layer.publish(ch, 'e', JSON.stringify('x'.repeat(8)), keep);
+      const epoch = (await layer.history(ch, { limit: 0 })).position.epoch;
+      assert.deepEqual((await layer.history(ch, { since: { epoch, offset: 0 }, maxChars: 35 })).publications.map((p) => p.offset), [1, 2, 3]);
+      assert.deepEqual((await layer.history(ch, { since: { epoch, offset: 4 }, limit: 2, maxChars: 1000 })).publications.map((p) => p.offset), [5, 6]);
+      assert.deepEqual((await layer.history(ch, { maxChars: 25 })).publications.map((p) => p.offset), [9, 10]);
+      assert.deepEqual((await layer.history(ch, { since: { epoch, offset: 7 }, maxChars: 1 })).publications.map((p) => p.offset), [8]);
+      assert.deepEqual((await layer.history(ch, { maxChars: 1 })).publications.map((p) => p.offset), [10]);
+    });
+
     test('history is bounded by size: a position before the retained window is not complete', async () => {
       const ch = channelName('size');
       const small: PublishOptions = { historySize: 3, historyTtlMs: 60_000 };
