@@ -96,3 +96,8 @@ export async function transact<T>(domain: Domain, work: (unit: Unit) => Promise<
   }
   return result;
 }
+
+/** Row locks where the engine has them; SQLite's single writer already serializes the transaction. */
+export function forUpdate<Q extends { forUpdate(): Q }>(domain: Domain, q: Q): Q {
+  return domain.database.engine === 'postgres' ? q.forUpdate() : q;
+}

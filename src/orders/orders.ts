@@ -102,7 +102,8 @@ async function views(db: Db, rows: Row[]): Promise<OrderView[]> {
   }));
 }
 
-async function orderView(db: Db, id: string): Promise<OrderView | undefined> {
+/** The order, unchecked: for callers that already know it is theirs to see (a payment's own order). */
+export async function orderView(db: Db, id: string): Promise<OrderView | undefined> {
   const row = await baseQuery(db).where('o.id', '=', id).executeTakeFirst();
   return row ? (await views(db, [row]))[0] : undefined;
 }
@@ -246,7 +247,7 @@ async function planChange(unit: Unit, current: OrderTable, change: Change): Prom
   const next: Planned = { status: current.status, progress: current.progress, price_minor: current.price_minor, worker_id: current.worker_id };
   if (change.workerId !== undefined) {
     if (change.workerId !== null) {
-      const worker = await unit.trx.selectFrom('users').select(['id', 'role', 'tenant_id']).where('id', '=', change.workerId).executeTakeFirst();
+      const worker = await unit.trx.selectFrom('users').select(['id', 'role', 'tenant_id']).where('id', '=', change.workerId).where('disabled_at', 'is', null).where('deleted_at', 'is', null).executeTakeFirst();
       if (!worker || worker.role !== 'worker' || worker.tenant_id !== current.tenant_id) throw new HttpError(422, 'unknown_worker', `no worker ${change.workerId} in this tenant`, { field: 'workerId' });
     }
     next.worker_id = change.workerId;

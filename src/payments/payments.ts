@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import type { Domain, Trx, Unit } from '../domain/context.js';
-import { idempotencyScope, transact } from '../domain/context.js';
+import { forUpdate, idempotencyScope, transact } from '../domain/context.js';
 import { newId, nowIso } from '../db/ids.js';
 import type { PaymentTable } from '../db/schema.js';
 import { cartChannel } from '../cart/cart.js';
 import { cartContents, cartView, DEFAULT_CURRENCY } from '../cart/cart-view.js';
 import type { ApiUser } from '../http/api.js';
 import { HttpError } from '../http/errors.js';
-import { createOrder, type OrderLineView, type OrderView } from '../orders/orders.js';
+import { createOrder, orderView, type OrderLineView, type OrderView } from '../orders/orders.js';
 import type { PaymentProvider, ProviderOutcome } from './provider.js';
 
 /** Admin alerts of a tenant (order paid, refund needed), for its admins. */
@@ -66,11 +66,6 @@ function view(row: PaymentTable): PaymentView {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
-}
-
-/** Row locks where the engine has them; SQLite's single writer already serializes the transaction. */
-function forUpdate<Q extends { forUpdate(): Q }>(domain: Domain, q: Q): Q {
-  return domain.database.engine === 'postgres' ? q.forUpdate() : q;
 }
 
 export class Payments {
@@ -222,7 +217,7 @@ export class Payments {
         // Read again under the lock: a concurrent retry of this callback may have settled the payment
         // since the rollback (stock came back), and a confirmed payment with its order must stay so.
         const current = await forUpdate(this.domain, unit.trx.selectFrom('payments').selectAll().where('id', '=', err.payment.id)).executeTakeFirstOrThrow();
-        if (current.status !== 'pending') return { payment: view(current), order: null };
+        if (current.status !== 'pending') return { payment: view(current), order: current.order_id ? ((await orderView(unit.trx, current.order_id)) ?? null) : null };
         const failed = await this.#fail(unit, current, `out_of_stock: ${err.item}`);
         return { payment: view(await this.#askRefund(unit, failed, `out of stock: ${err.item}`)), order: null };
       });
@@ -243,7 +238,9 @@ export class Payments {
         this.domain.log.error({ paymentId: row.id, reason: row.failure_reason }, 'money arrived for a payment that is no longer payable; refund needed');
         return { payment: view(await this.#askRefund(unit, row, row.failure_reason ?? 'failed')), order: null };
       }
-      return { payment: view(row), order: null };
+      // Settled before (a provider's retry, a customer approving twice after a lost answer): the
+      // same answer as the first time, order included, so a retrying client learns its order.
+      return { payment: view(row), order: row.order_id ? ((await orderView(trx, row.order_id)) ?? null) : null };
     }
     if (outcome.status === 'failed') return { payment: view(await this.#fail(unit, row, outcome.reason ?? 'declined')), order: null };
     const snapshot = JSON.parse(row.snapshot) as PaymentSnapshot;

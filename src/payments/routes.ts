@@ -1,6 +1,6 @@
-import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Api } from '../http/api.js';
+import { rawBodyOf } from '../http/app.js';
 import { HttpError } from '../http/errors.js';
 import { orderSchema } from '../orders/orders.js';
 import { paymentSchema, type Payments } from './payments.js';
@@ -74,24 +74,5 @@ export function paymentRoutes(api: Api, payments: Payments, sandbox: SandboxProv
       if (res.statusCode !== 200) throw new HttpError(res.statusCode, answer.error?.code ?? 'callback_failed', answer.error?.message ?? 'the callback failed');
       return answer;
     },
-  });
-}
-
-const rawBodies = new WeakMap<object, string>();
-
-function rawBodyOf(req: { raw: object }): string | undefined {
-  return rawBodies.get(req.raw);
-}
-
-/**
- * Keeps the raw text of callback bodies: a provider signs the bytes it sent, and re-serializing
- * parsed JSON would not give them back. Other routes parse JSON exactly as before.
- */
-export function keepRawCallbackBodies(app: FastifyInstance): void {
-  const parse = app.getDefaultJsonParser('error', 'ignore');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    if (req.url.startsWith('/api/payments/callback/')) rawBodies.set(req.raw, body as string);
-    void parse(req, body as string, done);
   });
 }
