@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isProxySpec } from './http/client-address.js';
 
 /** Everything Switchboard reads from its environment and flags, checked once at start-up. */
 export interface Config {
@@ -11,6 +12,8 @@ export interface Config {
   /** null: in development a key is generated and kept in the data folder; in production the publish API is off. */
   apiKey: string | null;
   allowedOrigins: string[];
+  /** Addresses of reverse proxies whose X-Forwarded-For names the client; empty: none trusted. */
+  trustedProxies: string[];
   allowAnonymous: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Set: the Redis channel layer, presence and connection counts (many nodes); null: in memory. */
@@ -42,7 +45,33 @@ export interface Limits {
   messageBurst: number;
   maxSubscriptions: number;
   maxConnectionsPerUser: number;
+  /** Unsent bytes per connection (pushes and replies): past it a push closes the client (4002)
+   * and a large reply is refused (`backpressure`). */
   maxBufferedBytes: number;
+  /** Unsent bytes of all connections of the node together. */
+  maxNodeBufferedBytes: number;
+  /** Publications in one history or recovery reply stop at this many bytes of data. */
+  maxReplyBytes: number;
+  /** Requests handled at once per connection; later ones wait their turn. */
+  maxRequestsInFlight: number;
+  /** Nesting of JSON in frames and REST bodies, checked before parsing. */
+  maxJsonDepth: number;
+  /** Before `connect` succeeds: the frame size and the number of frames a connection may send. */
+  preAuthFrameBytes: number;
+  preAuthFrames: number;
+  /** WebSocket connections per node; 0: from the process's file limit, keeping a reserve. */
+  maxConnections: number;
+  /** WebSocket connections per client address. */
+  maxConnectionsPerAddress: number;
+  /** Per client address: sockets that are not (yet) an authenticated WebSocket (HTTP requests,
+   * keep-alive, WebSockets before connect). */
+  maxPendingPerAddress: number;
+  /** The same for the whole node; 0: from the file limit. At the cap the oldest is dropped. */
+  maxPending: number;
+  /** A socket must send a complete request (or upgrade) within this; idle sockets are dropped. */
+  requestTimeoutMs: number;
+  /** An idle HTTP keep-alive socket is closed after this. */
+  keepAliveTimeoutMs: number;
   heartbeatMs: number;
   tokenGraceMs: number;
   authTimeoutMs: number;
@@ -80,6 +109,25 @@ const settings = {
   maxSubscriptions: { env: 'SWITCHBOARD_MAX_SUBSCRIPTIONS', flag: 'max-subscriptions', schema: z.coerce.number().int().min(1) },
   maxConnectionsPerUser: { env: 'SWITCHBOARD_MAX_CONNECTIONS_PER_USER', flag: 'max-connections-per-user', schema: z.coerce.number().int().min(1) },
   maxBufferedBytes: { env: 'SWITCHBOARD_MAX_BUFFERED_BYTES', flag: 'max-buffered-bytes', schema: z.coerce.number().int().min(64 * 1024) },
+  maxNodeBufferedBytes: { env: 'SWITCHBOARD_MAX_NODE_BUFFERED_BYTES', flag: 'max-node-buffered-bytes', schema: z.coerce.number().int().min(1024 * 1024) },
+  maxReplyBytes: { env: 'SWITCHBOARD_MAX_REPLY_BYTES', flag: 'max-reply-bytes', schema: z.coerce.number().int().min(1024) },
+  maxRequestsInFlight: { env: 'SWITCHBOARD_MAX_REQUESTS_IN_FLIGHT', flag: 'max-requests-in-flight', schema: z.coerce.number().int().min(1).max(1024) },
+  maxJsonDepth: { env: 'SWITCHBOARD_MAX_JSON_DEPTH', flag: 'max-json-depth', schema: z.coerce.number().int().min(4).max(1000) },
+  preAuthFrameBytes: { env: 'SWITCHBOARD_PREAUTH_FRAME_BYTES', flag: 'preauth-frame-bytes', schema: z.coerce.number().int().min(1024) },
+  preAuthFrames: { env: 'SWITCHBOARD_PREAUTH_FRAMES', flag: 'preauth-frames', schema: z.coerce.number().int().min(1) },
+  maxConnections: { env: 'SWITCHBOARD_MAX_CONNECTIONS', flag: 'max-connections', schema: z.coerce.number().int().min(0) },
+  maxConnectionsPerAddress: { env: 'SWITCHBOARD_MAX_CONNECTIONS_PER_ADDRESS', flag: 'max-connections-per-address', schema: z.coerce.number().int().min(1) },
+  maxPendingPerAddress: { env: 'SWITCHBOARD_MAX_PENDING_PER_ADDRESS', flag: 'max-pending-per-address', schema: z.coerce.number().int().min(1) },
+  maxPending: { env: 'SWITCHBOARD_MAX_PENDING', flag: 'max-pending', schema: z.coerce.number().int().min(0) },
+  requestTimeoutMs: { env: 'SWITCHBOARD_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', schema: z.coerce.number().int().min(100) },
+  keepAliveTimeoutMs: { env: 'SWITCHBOARD_KEEP_ALIVE_TIMEOUT_MS', flag: 'keep-alive-timeout-ms', schema: z.coerce.number().int().min(100) },
+  trustedProxies: {
+    env: 'SWITCHBOARD_TRUSTED_PROXIES',
+    flag: 'trusted-proxies',
+    schema: z.string().transform((s) => s.split(',').map((o) => o.trim()).filter((o) => o.length > 0)).pipe(
+      z.array(z.string().refine(isProxySpec, 'each entry must be an IP address, a CIDR range (10.0.0.0/8) or the word loopback')),
+    ),
+  },
   heartbeatMs: { env: 'SWITCHBOARD_HEARTBEAT_MS', flag: 'heartbeat-ms', schema: z.coerce.number().int().min(100) },
   tokenGraceMs: { env: 'SWITCHBOARD_TOKEN_GRACE_MS', flag: 'token-grace-ms', schema: z.coerce.number().int().min(0) },
   authTimeoutMs: { env: 'SWITCHBOARD_AUTH_TIMEOUT_MS', flag: 'auth-timeout-ms', schema: z.coerce.number().int().min(100) },
@@ -98,7 +146,23 @@ export const defaultLimits: Limits = {
   messageBurst: 100,
   maxSubscriptions: 128,
   maxConnectionsPerUser: 32,
-  maxBufferedBytes: 4 * 1024 * 1024,
+  // Centrifugo's default client queue: a client that has not read 1 MiB is not coming back soon.
+  maxBufferedBytes: 1024 * 1024,
+  maxNodeBufferedBytes: 256 * 1024 * 1024,
+  maxReplyBytes: 256 * 1024,
+  maxRequestsInFlight: 16,
+  maxJsonDepth: 32,
+  // A connect frame with a generous JWT fits; nothing larger needs to be said before it.
+  preAuthFrameBytes: 8 * 1024,
+  preAuthFrames: 16,
+  maxConnections: 0,
+  // Generous: an office or a mobile carrier puts many users behind one address.
+  maxConnectionsPerAddress: 512,
+  // A backend calling the REST API with a pool of 100 connections is one address too.
+  maxPendingPerAddress: 256,
+  maxPending: 0,
+  requestTimeoutMs: 5_000,
+  keepAliveTimeoutMs: 5_000,
   heartbeatMs: 25_000,
   tokenGraceMs: 10_000,
   authTimeoutMs: 10_000,
@@ -133,6 +197,9 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
     if (!parsed.allowedOrigins) problems.push('SWITCHBOARD_ALLOWED_ORIGINS must be set in production (e.g. https://shop.example.com)');
     else if (parsed.allowedOrigins.includes('*')) problems.push('SWITCHBOARD_ALLOWED_ORIGINS=* is refused in production: any site could open connections with your users\' cookies; list your origins');
   }
+  if (parsed.maxReplyBytes !== undefined && parsed.maxReplyBytes > (parsed.maxBufferedBytes ?? defaultLimits.maxBufferedBytes)) {
+    problems.push('SWITCHBOARD_MAX_REPLY_BYTES must not exceed SWITCHBOARD_MAX_BUFFERED_BYTES (a reply that size could never be sent)');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     env: mode,
@@ -142,6 +209,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
     jwtSecret: parsed.jwtSecret ?? null,
     apiKey: parsed.apiKey ?? null,
     allowedOrigins: parsed.allowedOrigins ?? [],
+    trustedProxies: parsed.trustedProxies ?? [],
     allowAnonymous: parsed.allowAnonymous ?? false,
     logLevel: parsed.logLevel ?? (mode === 'test' ? 'silent' : 'info'),
     redisUrl: parsed.redisUrl ?? null,
@@ -160,6 +228,19 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
       maxSubscriptions: parsed.maxSubscriptions ?? defaultLimits.maxSubscriptions,
       maxConnectionsPerUser: parsed.maxConnectionsPerUser ?? defaultLimits.maxConnectionsPerUser,
       maxBufferedBytes: parsed.maxBufferedBytes ?? defaultLimits.maxBufferedBytes,
+      maxNodeBufferedBytes: parsed.maxNodeBufferedBytes ?? defaultLimits.maxNodeBufferedBytes,
+      // A reply must fit the connection's bound with room to spare; the default follows a lowered bound.
+      maxReplyBytes: parsed.maxReplyBytes ?? Math.min(defaultLimits.maxReplyBytes, Math.floor((parsed.maxBufferedBytes ?? defaultLimits.maxBufferedBytes) / 4)),
+      maxRequestsInFlight: parsed.maxRequestsInFlight ?? defaultLimits.maxRequestsInFlight,
+      maxJsonDepth: parsed.maxJsonDepth ?? defaultLimits.maxJsonDepth,
+      preAuthFrameBytes: parsed.preAuthFrameBytes ?? defaultLimits.preAuthFrameBytes,
+      preAuthFrames: parsed.preAuthFrames ?? defaultLimits.preAuthFrames,
+      maxConnections: parsed.maxConnections ?? defaultLimits.maxConnections,
+      maxConnectionsPerAddress: parsed.maxConnectionsPerAddress ?? defaultLimits.maxConnectionsPerAddress,
+      maxPendingPerAddress: parsed.maxPendingPerAddress ?? defaultLimits.maxPendingPerAddress,
+      maxPending: parsed.maxPending ?? defaultLimits.maxPending,
+      requestTimeoutMs: parsed.requestTimeoutMs ?? defaultLimits.requestTimeoutMs,
+      keepAliveTimeoutMs: parsed.keepAliveTimeoutMs ?? defaultLimits.keepAliveTimeoutMs,
       heartbeatMs: parsed.heartbeatMs ?? defaultLimits.heartbeatMs,
       tokenGraceMs: parsed.tokenGraceMs ?? defaultLimits.tokenGraceMs,
       authTimeoutMs: parsed.authTimeoutMs ?? defaultLimits.authTimeoutMs,

@@ -16,7 +16,9 @@ import { MemoryPresence } from './presence/memory-presence.js';
 import type { PresenceStore } from './presence/presence-store.js';
 import { RedisPresence } from './presence/redis-presence.js';
 import { MemoryConnectionCounter, type ConnectionCounter } from './realtime/connection-counter.js';
-import { Gateway } from './realtime/gateway.js';
+import { Gateway, type PrincipalCheck } from './realtime/gateway.js';
+import { Admission } from './realtime/admission.js';
+import { TrustedProxies } from './http/client-address.js';
 import { RedisConnectionCounter } from './realtime/redis-connection-counter.js';
 import { presenceEntries } from './realtime/frames.js';
 import { Hub } from './realtime/hub.js';
@@ -38,6 +40,14 @@ interface Backends {
   connections: ConnectionCounter;
   /** With Redis: this node's heartbeat, and the sweep of dead nodes. */
   nodes: RedisNodes | null;
+}
+
+/** Where account changes that end connections are published; every node listens. */
+export const ACCOUNT_EVENTS_CHANNEL = 'sys:accounts';
+
+/** The event that ends a user's connections on every node (close 4504). */
+export function accountRevokedEvent(user: string): { channel: string; event: string; data: { user: string } } {
+  return { channel: ACCOUNT_EVENTS_CHANNEL, event: 'revoked', data: { user } };
 }
 
 /** How long shutdown waits for the leaves of closed sessions to reach the presence store. */
@@ -62,6 +72,7 @@ export class Switchboard {
   readonly hub: Hub;
   readonly gateway: Gateway;
   readonly http: FastifyInstance;
+  readonly admission: Admission;
   readonly #backends: Backends;
   #closing: Promise<void> | null = null;
   #closeHooks: (() => Promise<void>)[] = [];
@@ -82,14 +93,23 @@ export class Switchboard {
       channels: () => this.hub.channelCount(),
     });
     this.hub = new Hub(layer, presence, this.namespaces, this.metrics, log);
+    const proxies = new TrustedProxies(config.trustedProxies);
+    this.admission = new Admission(config.limits, proxies);
     this.gateway = new Gateway(this.hub, tokens, this.routes, this.metrics, log, {
       limits: config.limits,
       origins: { allowedOrigins: config.allowedOrigins, allowLocalhost: config.env !== 'production' },
       allowAnonymous: config.allowAnonymous,
       connections,
+      admission: this.admission,
     });
-    this.http = buildHttpApp({ hub: this.hub, metrics: this.metrics, log, apiKey, isReady: () => layer.ready() && this.#closing === null });
-    attachWebSockets(this.http.server, this.gateway, config.limits.maxFrameBytes);
+    this.http = buildHttpApp({ hub: this.hub, metrics: this.metrics, log, apiKey, isReady: () => layer.ready() && this.#closing === null, limits: config.limits });
+    attachWebSockets(this.http.server, this.gateway, config.limits.maxFrameBytes, this.admission, proxies);
+    // Clients can do nothing on `sys`: no rules. The node itself listens to its account events.
+    this.namespaces.define('sys', { historySize: 0 });
+    const { budget } = this.gateway;
+    this.metrics.addGauge('switchboard_unsent_bytes', 'Bytes written to client sockets and not yet sent, all connections of this node (bounded by SWITCHBOARD_MAX_NODE_BUFFERED_BYTES)', () => budget.unsent);
+    this.metrics.addGauge('switchboard_reply_reserved_bytes', 'Bytes promised to history and recovery replies being built', () => budget.reserved);
+    this.metrics.addGauge('switchboard_pending_sockets', 'Sockets still in their HTTP request (idle ones included)', () => this.admission.pendingSockets);
   }
 
   static async create(options: SwitchboardOptions): Promise<Switchboard> {
@@ -103,7 +123,33 @@ export class Switchboard {
     const backends = options.layer || !config.redisUrl ? memoryBackends(config, options) : await redisBackends(config, config.redisUrl, log);
     const sb = new Switchboard(config, log, tokens, apiKey, backends);
     await sb.hub.start();
+    await sb.hub.listen(ACCOUNT_EVENTS_CHANNEL, {
+      publication: (pub) => {
+        const data = JSON.parse(pub.json) as { user?: unknown };
+        if (pub.event === 'revoked' && typeof data.user === 'string') sb.gateway.revokeUser(data.user);
+      },
+      // The layer lost messages for a while: a revocation may have been among them.
+      gap: () => void sb.gateway.recheckPrincipals(),
+    });
+    log.info({ maxConnections: sb.admission.caps.connections, maxPending: sb.admission.caps.pending }, 'connection caps');
     return sb;
+  }
+
+  /**
+   * The check every account token passes at connect and refresh (the accounts module installs one
+   * that asks the database). Without one, a verified token is enough.
+   */
+  checkPrincipals(check: PrincipalCheck): this {
+    this.gateway.setPrincipalCheck(check);
+    return this;
+  }
+
+  /** Ends `user`'s connections on every node (through the layer) with 4504: their account was
+   * deleted, disabled or changed. Modules that change accounts in a transaction emit
+   * `accountRevokedEvent(user)` through the outbox instead, so it goes out only if they commit. */
+  async revokeUser(user: string): Promise<void> {
+    const { channel, event, data } = accountRevokedEvent(user);
+    await this.hub.publish(channel, event, data);
   }
 
   defineNamespace(name: string, options: NamespaceOptions): this {

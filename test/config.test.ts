@@ -26,6 +26,7 @@ void describe('loadConfig', () => {
       jwtSecret: null,
       apiKey: null,
       allowedOrigins: [],
+      trustedProxies: [],
       allowAnonymous: false,
       logLevel: 'info',
       redisUrl: null,
@@ -48,7 +49,19 @@ void describe('loadConfig', () => {
       messageBurst: 100,
       maxSubscriptions: 128,
       maxConnectionsPerUser: 32,
-      maxBufferedBytes: 4_194_304,
+      maxBufferedBytes: 1_048_576,
+      maxNodeBufferedBytes: 268_435_456,
+      maxReplyBytes: 262_144,
+      maxRequestsInFlight: 16,
+      maxJsonDepth: 32,
+      preAuthFrameBytes: 8192,
+      preAuthFrames: 16,
+      maxConnections: 0,
+      maxConnectionsPerAddress: 512,
+      maxPendingPerAddress: 256,
+      maxPending: 0,
+      requestTimeoutMs: 5_000,
+      keepAliveTimeoutMs: 5_000,
       heartbeatMs: 25_000,
       tokenGraceMs: 10_000,
       authTimeoutMs: 10_000,
@@ -85,6 +98,19 @@ void describe('loadConfig', () => {
       SWITCHBOARD_MAX_SUBSCRIPTIONS: '3',
       SWITCHBOARD_MAX_CONNECTIONS_PER_USER: '4',
       SWITCHBOARD_MAX_BUFFERED_BYTES: '65536',
+      SWITCHBOARD_MAX_NODE_BUFFERED_BYTES: '2097152',
+      SWITCHBOARD_MAX_REPLY_BYTES: '32768',
+      SWITCHBOARD_MAX_REQUESTS_IN_FLIGHT: '2',
+      SWITCHBOARD_MAX_JSON_DEPTH: '8',
+      SWITCHBOARD_PREAUTH_FRAME_BYTES: '2048',
+      SWITCHBOARD_PREAUTH_FRAMES: '3',
+      SWITCHBOARD_MAX_CONNECTIONS: '1000',
+      SWITCHBOARD_MAX_CONNECTIONS_PER_ADDRESS: '10',
+      SWITCHBOARD_MAX_PENDING_PER_ADDRESS: '5',
+      SWITCHBOARD_MAX_PENDING: '50',
+      SWITCHBOARD_REQUEST_TIMEOUT_MS: '2000',
+      SWITCHBOARD_KEEP_ALIVE_TIMEOUT_MS: '65000',
+      SWITCHBOARD_TRUSTED_PROXIES: 'loopback, 10.0.0.0/8,fd00::1',
       SWITCHBOARD_HEARTBEAT_MS: '100',
       SWITCHBOARD_TOKEN_GRACE_MS: '0',
       SWITCHBOARD_AUTH_TIMEOUT_MS: '250',
@@ -105,6 +131,7 @@ void describe('loadConfig', () => {
       jwtSecret: SECRET,
       apiKey: 'api-key-0123456789abcdef',
       allowedOrigins: ['https://shop.example.com', 'https://admin.example.com:8443'],
+      trustedProxies: ['loopback', '10.0.0.0/8', 'fd00::1'],
       allowAnonymous: true,
       logLevel: 'warn',
       redisUrl: 'rediss://cache:6380/0',
@@ -123,6 +150,18 @@ void describe('loadConfig', () => {
         maxSubscriptions: 3,
         maxConnectionsPerUser: 4,
         maxBufferedBytes: 65536,
+        maxNodeBufferedBytes: 2_097_152,
+        maxReplyBytes: 32768,
+        maxRequestsInFlight: 2,
+        maxJsonDepth: 8,
+        preAuthFrameBytes: 2048,
+        preAuthFrames: 3,
+        maxConnections: 1000,
+        maxConnectionsPerAddress: 10,
+        maxPendingPerAddress: 5,
+        maxPending: 50,
+        requestTimeoutMs: 2000,
+        keepAliveTimeoutMs: 65000,
         heartbeatMs: 100,
         tokenGraceMs: 0,
         authTimeoutMs: 250,
@@ -179,6 +218,10 @@ void describe('loadConfig', () => {
       SWITCHBOARD_HISTORY_SIZE: '-3',
       SWITCHBOARD_HISTORY_TTL_MS: '1e',
       SWITCHBOARD_SHUTDOWN_GRACE_MS: 'never',
+      SWITCHBOARD_MAX_JSON_DEPTH: '2',
+      SWITCHBOARD_MAX_REQUESTS_IN_FLIGHT: '0',
+      SWITCHBOARD_TRUSTED_PROXIES: '10.0.0.0/33',
+      SWITCHBOARD_REQUEST_TIMEOUT_MS: 'fast',
     };
     const problems = problemsOf(bad);
     for (const [name, value] of Object.entries(bad)) {
@@ -252,6 +295,22 @@ void describe('loadConfig', () => {
     assert.deepEqual(viaFlags.allowedOrigins, ['https://shop.example.com']);
   });
 
+  void test('a reply bound over the connection bound is refused; left unset it follows the connection bound down', () => {
+    const problems = problemsOf({ SWITCHBOARD_MAX_BUFFERED_BYTES: '65536', SWITCHBOARD_MAX_REPLY_BYTES: '131072' });
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /SWITCHBOARD_MAX_REPLY_BYTES must not exceed SWITCHBOARD_MAX_BUFFERED_BYTES/);
+    assert.equal(loadConfig({ SWITCHBOARD_MAX_BUFFERED_BYTES: '131072' }).limits.maxReplyBytes, 32768);
+  });
+
+  void test('trusted proxies: addresses, CIDR ranges and loopback; anything else is named', () => {
+    assert.deepEqual(loadConfig({ SWITCHBOARD_TRUSTED_PROXIES: '192.168.1.10,::1,172.16.0.0/12,loopback' }).trustedProxies, ['192.168.1.10', '::1', '172.16.0.0/12', 'loopback']);
+    for (const value of ['proxy.internal', '10.0.0.0/8/1', '10.0.0.0/x', '300.1.1.1']) {
+      const problems = problemsOf({ SWITCHBOARD_TRUSTED_PROXIES: value });
+      assert.equal(problems.length, 1, value);
+      assert.match(problems[0]!, /IP address, a CIDR range/);
+    }
+  });
+
   void test('describeSettings lists every variable with its flag', () => {
     const settings = describeSettings();
     assert.equal(new Set(settings.map((s) => s.env)).size, settings.length);
@@ -263,6 +322,6 @@ void describe('loadConfig', () => {
     ] as const) {
       assert.ok(settings.some((s) => s.env === env && s.flag === flag), env);
     }
-    assert.equal(settings.length, 31);
+    assert.equal(settings.length, 44);
   });
 });

@@ -8,7 +8,7 @@ import { accountUser, isLive } from '../accounts/access.js';
 import type { Role } from '../db/schema.js';
 import { nowIso } from '../db/ids.js';
 import { HttpError } from './errors.js';
-import { parseBody } from './app.js';
+import { parseBody, PUBLIC_BODY_LIMIT } from './app.js';
 
 /** Who is calling, from the bearer token. */
 export interface ApiUser {
@@ -78,6 +78,7 @@ export class Api {
     this.app.route({
       method: def.method,
       url: def.url,
+      ...(def.auth === 'none' ? { bodyLimit: PUBLIC_BODY_LIMIT } : {}),
       handler: async (req, reply) => {
         const user = await this.#authenticate(req, def.auth);
         const params = def.params ? noNul(parse(def.params, req.params, 'path'), 'path') : (undefined as P);

@@ -6,6 +6,8 @@ import type { Hub } from '../realtime/hub.js';
 import { eventName } from '../realtime/frames.js';
 import { RequestError } from '../realtime/reply-error.js';
 import type { Metrics } from '../metrics.js';
+import type { Limits } from '../config.js';
+import { jsonTooDeep } from '../util/json-depth.js';
 import { HttpError } from './errors.js';
 
 export interface HttpDeps {
@@ -14,6 +16,19 @@ export interface HttpDeps {
   log: Logger;
   apiKey: string | null;
   isReady: () => boolean;
+  limits: Pick<Limits, 'maxJsonDepth' | 'requestTimeoutMs' | 'keepAliveTimeoutMs'>;
+}
+
+/** Bodies of routes anyone may call (sign-in, registration, provider callbacks) are small: a
+ * stranger's request should cost little before anyone knows who sent it. */
+export const PUBLIC_BODY_LIMIT = 16 * 1024;
+
+const rawBodies = new WeakMap<object, string>();
+
+/** The exact text of a request's JSON body, for routes that check a signature over its bytes
+ * (re-serializing the parsed JSON would not give them back). */
+export function rawBodyOf(req: { raw: object }): string | undefined {
+  return rawBodies.get(req.raw);
 }
 
 const publishBody = z.object({
@@ -32,7 +47,31 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 }
 
 export function buildHttpApp(deps: HttpDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1024 * 1024 });
+  const { limits } = deps;
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // A request's head must arrive within the deadline (checked every second, not Node's 30 s);
+    // a socket that sends nothing at all is dropped by its idle timeout (Admission).
+    requestTimeout: Math.max(30_000, limits.requestTimeoutMs),
+    http: { headersTimeout: limits.requestTimeoutMs, connectionsCheckingInterval: 1000 },
+  });
+
+  // JSON bodies: the nesting is checked before parsing (500,000 nested arrays cost a parser
+  // ~250 ms of the event loop; the scan ~1 ms), and the raw text is kept for signature checks.
+  const parseJson = app.getDefaultJsonParser('error', 'ignore');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = body as string;
+    if (jsonTooDeep(text, limits.maxJsonDepth)) {
+      done(new HttpError(400, 'invalid_body', `body: JSON nested deeper than ${limits.maxJsonDepth} levels`, { field: 'body' }), undefined);
+      return;
+    }
+    rawBodies.set(req.raw, text);
+    void parseJson(req, text, done);
+  });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
     if (err instanceof HttpError) return reply.status(err.status).send({ error: { code: err.code, message: err.message, details: err.details ?? {} } });
@@ -42,7 +81,7 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
       return reply.status(status).send({ error: { code: 'internal', message: 'internal error', details: {} } });
     }
     // Fastify's own 4xx (unparsable JSON, body too large, wrong content type) in our error shape.
-    const code = status === 413 ? 'body_too_large' : status === 415 ? 'unsupported_media_type' : 'invalid_body';
+    const code = status === 413 ? 'body_too_large' : status === 415 ? 'unsupported_media_type' : status === 408 ? 'request_timeout' : 'invalid_body';
     return reply.status(status).send({ error: { code, message: err.message, details: {} } });
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url}`, details: {} } }));

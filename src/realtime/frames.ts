@@ -4,6 +4,7 @@ import type { Publication } from '../layer/channel-layer.js';
 import type { PresenceMember } from '../presence/presence-store.js';
 import { RequestError } from './reply-error.js';
 import { RawJson, stringify } from './raw-json.js';
+import { jsonTooDeep } from '../util/json-depth.js';
 
 const id = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const channel = z.string().max(1024);
@@ -27,7 +28,10 @@ export type Parsed = { ok: true; frame: ClientFrame } | { ok: false; id: number 
 
 /** Parses one text frame. Failures name the problem and, when the frame had a usable id, carry it
  * so the error can be a reply to that request. */
-export function parseClientFrame(text: string): Parsed {
+export function parseClientFrame(text: string, maxDepth: number): Parsed {
+  // Checked before parsing, so a frame of 30,000 nested arrays costs a scan, not a tree; its id
+  // is inside what is not parsed, so the answer is an error frame rather than a reply.
+  if (jsonTooDeep(text, maxDepth)) return { ok: false, id: null, error: new RequestError('bad_frame', `the frame nests JSON deeper than ${maxDepth} levels`) };
   let raw: unknown;
   try {
     raw = JSON.parse(text);

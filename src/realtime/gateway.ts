@@ -7,12 +7,14 @@ import type { RouteMatch, RouteTable } from '../channels/routes.js';
 import type { Limits } from '../config.js';
 import { LayerUnavailableError } from '../layer/channel-layer.js';
 import type { Metrics } from '../metrics.js';
+import type { Admission } from './admission.js';
 import type { ConnectionCounter } from './connection-counter.js';
 import { PING_FRAME, errorFrame, parseClientFrame, replyError, replyOk, serverFrame } from './frames.js';
 import { handlers, type Handler, type Outcome } from './handlers/index.js';
 import { subscribeChannel } from './handlers/subscribe.js';
 import type { Hub } from './hub.js';
 import { RequestError } from './reply-error.js';
+import { SendBudget } from './send-budget.js';
 import { Session } from './session.js';
 import { CallbackTimeoutError, withTimeout } from '../util/timeout.js';
 import type { Transport } from './transport.js';
@@ -20,10 +22,22 @@ import type { Transport } from './transport.js';
 export interface UpgradeRequest {
   url?: string | undefined;
   headers: IncomingHttpHeaders;
+  /** The client's address (after trusted proxies); TestClient connections have none. */
+  address?: string;
 }
 
+/**
+ * Whether a verified token's user may still act: the accounts module answers from the database
+ * (the account exists, is not disabled, and has the token's role and tenant). Tokens that are not
+ * account tokens answer true unless the check knows better.
+ */
+export type PrincipalCheck = (user: UserInfo) => Promise<boolean>;
+
 /** Either refuse the HTTP upgrade, or open a session on the transport the caller creates. */
-export type AcceptDecision = { ok: false; status: number; message: string } | { ok: true; open: (transport: Transport) => Session };
+export type AcceptDecision =
+  | { ok: false; status: number; message: string }
+  /** `abandon`: the upgrade did not complete after all (the socket went away); frees its count. */
+  | { ok: true; open: (transport: Transport) => Session; abandon: () => void };
 
 export interface GatewayOptions {
   limits: Limits;
@@ -31,7 +45,13 @@ export interface GatewayOptions {
   allowAnonymous: boolean;
   /** Per-user connection counts: this node's, or every node's through Redis. */
   connections: ConnectionCounter;
+  /** Per-address and node caps; none for a gateway driven only in-process. */
+  admission?: Admission;
 }
+
+/** How long a connection closing after its requests waits for them at most (they are bounded by
+ * the callback and layer timeouts anyway). */
+const DRAIN_TIMEOUT_MS = 10_000;
 
 export const TOKEN_COOKIE = 'switchboard_token';
 
@@ -49,6 +69,10 @@ export class Gateway {
   #sweeper: NodeJS.Timeout;
   #shuttingDown = false;
   #drained: (() => void) | null = null;
+  #principals: PrincipalCheck | null = null;
+  /** Sessions that have not authenticated yet (the node's cap on them is the admission's `pending`). */
+  #unauthenticated = 0;
+  readonly budget: SendBudget;
 
   constructor(
     readonly hub: Hub,
@@ -62,6 +86,48 @@ export class Gateway {
     const every = Math.max(50, Math.min(1000, heartbeatMs / 2, authTimeoutMs / 2));
     this.#sweeper = setInterval(() => this.#sweep(), every);
     this.#sweeper.unref();
+    this.budget = new SendBudget(options.limits);
+  }
+
+  /** Installs the account check run at connect and refresh (the accounts module's). */
+  setPrincipalCheck(check: PrincipalCheck): void {
+    this.#principals = check;
+  }
+
+  /** Whether the account check lets `user` act (true without a check installed). */
+  async principalLive(user: UserInfo): Promise<boolean> {
+    return this.#principals ? this.#principals(user) : true;
+  }
+
+  /** Ends every connection of `user` on this node: their account was deleted, disabled or
+   * changed. Answers how many were closed. */
+  revokeUser(user: string, reason = 'the account was deleted, disabled or changed; sign in again'): number {
+    let closed = 0;
+    for (const session of this.sessions) {
+      if (session.user?.id !== user || session.closed) continue;
+      this.close(session, CloseCodes.accountRevoked, reason);
+      closed++;
+    }
+    return closed;
+  }
+
+  /** Asks the account check again for every connection (after the layer may have dropped a
+   * revocation), a batch at a time, closing those it now refuses. */
+  async recheckPrincipals(): Promise<void> {
+    const check = this.#principals;
+    if (!check) return;
+    const sessions = [...this.sessions].filter((s) => s.user !== null && !s.closed);
+    for (let i = 0; i < sessions.length; i += 50) {
+      await Promise.all(
+        sessions.slice(i, i + 50).map(async (session) => {
+          try {
+            if (session.user && !(await check(session.user))) this.close(session, CloseCodes.accountRevoked, 'the account was deleted, disabled or changed; sign in again');
+          } catch (err) {
+            this.log.warn({ err, session: session.id }, 'account recheck failed; the connection stays');
+          }
+        }),
+      );
+    }
   }
 
   get limits(): Limits {
@@ -85,17 +151,36 @@ export class Gateway {
     if (!isOriginAllowed(req.headers.origin, req.headers.host, this.options.origins)) {
       return { ok: false, status: 403, message: `origin ${String(req.headers.origin)} is not allowed` };
     }
-    const token = url.searchParams.get('token') || cookieValue(req.headers.cookie, TOKEN_COOKIE);
-    const verified = token ? await this.tokens.verify(token) : null;
+    // Caps are checked before the token is: a refused client costs no signature check.
+    const address = req.address ?? '';
+    const admission = this.options.admission;
+    const refused = admission?.countWebSocket(address, this.sessions.size, this.#unauthenticated);
+    if (refused) return { ok: false, ...refused };
+    const release = () => admission?.releaseWebSocket(address, false);
+    let verified: Verified | null;
+    try {
+      const token = url.searchParams.get('token') || cookieValue(req.headers.cookie, TOKEN_COOKIE);
+      verified = token ? await this.tokens.verify(token) : null;
+    } catch (err) {
+      release();
+      throw err;
+    }
     // Shutdown may have begun while the token was being verified: such a session would never be told to go.
-    if (this.#shuttingDown) return { ok: false, status: 503, message: 'server is shutting down' };
-    return { ok: true, open: (transport) => this.#open(transport, verified, route) };
+    if (this.#shuttingDown) {
+      release();
+      return { ok: false, status: 503, message: 'server is shutting down' };
+    }
+    return { ok: true, open: (transport) => this.#open(transport, verified, route, address), abandon: release };
   }
 
-  #open(transport: Transport, verified: Verified | null, route: RouteMatch | null): Session {
+  #open(transport: Transport, verified: Verified | null, route: RouteMatch | null, address: string): Session {
     const { limits } = this.options;
     const session = new Session(this, transport, Date.now(), limits.heartbeatMs, { perSecond: limits.messagesPerSecond, burst: limits.messageBurst });
+    session.address = address;
     this.sessions.add(session);
+    this.#unauthenticated++;
+    // Until connect succeeds a frame may be a few KiB, not the full limit.
+    transport.limitFrames?.(limits.preAuthFrameBytes);
     if (route) this.#routeOf.set(session, route);
     if (this.#shuttingDown) {
       this.close(session, CloseCodes.shutdown, 'server shutting down');
@@ -114,7 +199,24 @@ export class Gateway {
 
   /** Counts the user's connection, marks the session authenticated and sends the welcome. False
    * when it was refused (closed). */
-  async authenticate(session: Session, user: UserInfo | null, expiresAt: number | null): Promise<boolean> {
+  async authenticate(session: Session, user: UserInfo | null, expiresAt: number | null, request?: number): Promise<boolean> {
+    if (user && this.#principals) {
+      let live: boolean;
+      try {
+        live = await this.#principals(user);
+      } catch (err) {
+        this.log.warn({ err, session: session.id }, 'cannot check the account; closing the connection');
+        this.close(session, CloseCodes.shutdown, 'server unavailable; reconnect');
+        return false;
+      }
+      if (!live) {
+        const error = new RequestError('account_revoked', undefined, 'token');
+        if (request !== undefined) session.send(replyError(request, error));
+        this.close(session, CloseCodes.accountRevoked, error.message);
+        return false;
+      }
+      if (session.closed) return false;
+    }
     if (user) {
       let counted: { ok: boolean; count: number };
       try {
@@ -139,6 +241,9 @@ export class Gateway {
     session.user = user;
     session.authenticated = true;
     session.expiresAt = expiresAt;
+    this.#unauthenticated--;
+    this.options.admission?.authenticated(session.address);
+    session.transport.limitFrames?.(this.options.limits.maxFrameBytes);
     session.send(
       serverFrame({ op: 'welcome', session: session.id, user, heartbeat: this.options.limits.heartbeatMs, expiresAt: isoOrNull(expiresAt) }),
     );
@@ -152,26 +257,36 @@ export class Gateway {
   }
 
   onText(session: Session, text: string): void {
+    // Closing once its requests are answered: nothing new is taken on.
+    if (session.draining) return;
     const now = Date.now();
     session.lastSeenAt = now;
     this.metrics.messagesIn.inc();
+    const { limits } = this.options;
+    if (!session.authenticated) {
+      // ws cuts longer frames itself (its payload limit is lowered until connect); this covers
+      // transports without one (TestClient). Length in UTF-16 units never exceeds UTF-8 bytes.
+      if (text.length > limits.preAuthFrameBytes) {
+        this.close(session, CloseCodes.messageTooBig, `frames before connect are limited to ${limits.preAuthFrameBytes} bytes`);
+        return;
+      }
+      if (++session.preAuthFrames > limits.preAuthFrames) {
+        this.#closeAfterReplies(session, CloseCodes.protocolError, `at most ${limits.preAuthFrames} frames before connect succeeds`);
+        return;
+      }
+    }
     // Every frame, pongs included, takes a token before it is parsed: parsing up to 64 KiB is the
     // cost a flood would impose, so it is bounded by the rate plus one burst of refusals.
     const balance = session.bucket.take(now);
-    if (balance <= -this.options.limits.messageBurst) {
-      this.close(session, CloseCodes.rateLimited, 'message rate limit exceeded');
+    if (balance <= -limits.messageBurst) {
+      this.#closeAfterReplies(session, CloseCodes.rateLimited, 'message rate limit exceeded');
       return;
     }
-    const parsed = parseClientFrame(text);
+    const parsed = parseClientFrame(text, limits.maxJsonDepth);
     if (parsed.ok && parsed.frame.op === 'pong') return;
     if (balance < 0) {
       const id = parsed.ok ? (parsed.frame as ClientRequest).id : parsed.id;
       this.#fail(session, id, new RequestError('rate_limited'));
-      return;
-    }
-    if (session.transport.bufferedAmount > this.options.limits.maxBufferedBytes) {
-      // The client keeps asking while not reading what it was already sent.
-      this.close(session, CloseCodes.slowConsumer, 'slow consumer: requests while the send buffer is over the limit');
       return;
     }
     if (!parsed.ok) {
@@ -183,13 +298,40 @@ export class Gateway {
     // Everything waits for a connect in flight, a second connect too (it then gets already_connected
     // instead of authenticating the session twice and taking a second per-user connection slot).
     if (connecting) {
-      void connecting.then(() => this.#dispatch(session, req));
+      void connecting.then(() => this.#admit(session, req));
       return;
     }
-    const done = this.#dispatch(session, req);
+    const done = this.#admit(session, req);
     if (req.op === 'connect' && !session.authenticated) {
       this.#connecting.set(session, done);
       void done.then(() => this.#connecting.delete(session));
+    }
+  }
+
+  /**
+   * Runs a request when the connection has a free slot (at most `maxRequestsInFlight` at once;
+   * the rest wait in arrival order, bounded by the rate limit), then answers it. Never rejects.
+   */
+  async #admit(session: Session, req: ClientRequest): Promise<void> {
+    if (session.inFlight >= this.options.limits.maxRequestsInFlight) {
+      await new Promise<void>((resolve) => (session.waiting ??= []).push(resolve));
+    }
+    if (session.closed) return;
+    if (session.draining) {
+      // Accepted by the parser but never started: refused, so the client knows it did not run.
+      this.#fail(session, req.id, new RequestError('rate_limited', 'the connection is closing; this request was not run'));
+      return;
+    }
+    session.inFlight++;
+    try {
+      await this.#dispatch(session, req);
+    } finally {
+      session.inFlight--;
+      const next = session.waiting?.shift();
+      // Re-read: the request may have set it meanwhile (TypeScript keeps the narrowing above).
+      const draining = session.draining as Session['draining'];
+      if (next) next();
+      else if (draining && session.inFlight === 0) this.close(session, draining.code, draining.reason);
     }
   }
 
@@ -200,11 +342,20 @@ export class Gateway {
       this.#fail(session, req.id, new RequestError('not_connected'));
       return Promise.resolve();
     }
+    if (session.transport.bufferedAmount > this.options.limits.maxBufferedBytes) {
+      // The client keeps asking while not reading what it was already sent.
+      this.close(session, CloseCodes.slowConsumer, 'slow consumer: requests while the send buffer is over the limit');
+      return Promise.resolve();
+    }
     const handler = handlers[req.op] as Handler<ClientRequest>;
     return handler(this, session, req)
       .then(
         (outcome) => {
-          session.send(replyOk(req.id, outcome.result));
+          try {
+            session.send(replyOk(req.id, outcome.result));
+          } finally {
+            if (outcome.reserved) this.budget.release(session, outcome.reserved);
+          }
           outcome.after?.();
         },
         (err: unknown) => this.#fail(session, req.id, this.#asRequestError(err, req.op)),
@@ -217,6 +368,21 @@ export class Gateway {
       });
   }
 
+  /** Closes once the requests already accepted are answered (a rate-limited client still gets the
+   * acknowledgement of the publish it was granted); requests waiting for a slot are refused. */
+  #closeAfterReplies(session: Session, code: number, reason: string): void {
+    if (session.closed || session.draining) return;
+    session.draining = { code, reason };
+    if (session.inFlight === 0) {
+      this.close(session, code, reason);
+      return;
+    }
+    const waiting = session.waiting ?? [];
+    session.waiting = null;
+    for (const resume of waiting) resume();
+    setTimeout(() => this.close(session, code, reason), DRAIN_TIMEOUT_MS).unref();
+  }
+
   onBinary(session: Session): void {
     this.close(session, CloseCodes.protocolError, 'binary frames are not supported; send JSON text frames');
   }
@@ -225,6 +391,13 @@ export class Gateway {
   onClosed(session: Session): void {
     if (!this.sessions.delete(session)) return;
     session.closed = true;
+    this.budget.forget(session);
+    if (!session.authenticated) this.#unauthenticated--;
+    this.options.admission?.releaseWebSocket(session.address, session.authenticated);
+    // Requests waiting for a slot find the session closed and end.
+    const waiting = session.waiting ?? [];
+    session.waiting = null;
+    for (const resume of waiting) resume();
     if (session.user && this.#counted.delete(session)) this.#release(session.user.id, session);
     for (const sub of session.subs.values()) this.hub.unsubscribe(session, sub);
     session.subs.clear();
@@ -233,6 +406,10 @@ export class Gateway {
 
   #release(user: string, session: Session): void {
     this.options.connections.release(user, session.id).catch((err: unknown) => this.log.warn({ err, session: session.id }, 'releasing a counted connection failed'));
+  }
+
+  noteBacklog(session: Session, bytes: number): boolean {
+    return this.budget.note(session, bytes);
   }
 
   close(session: Session, code: number, reason: string): void {
@@ -306,8 +483,17 @@ export class Gateway {
   #sweep(): void {
     const now = Date.now();
     const { heartbeatMs, authTimeoutMs, tokenGraceMs } = this.options.limits;
+    const { maxBufferedBytes } = this.options.limits;
     for (const session of this.sessions) {
       if (session.closed) continue;
+      // The node's unsent total follows draining here too, and a backlog that stays over the bound
+      // (a client that stopped reading after its last push) is let go now, not at the next push.
+      const backlog = session.transport.bufferedAmount;
+      this.budget.note(session, backlog);
+      if (backlog > maxBufferedBytes) {
+        this.close(session, CloseCodes.slowConsumer, 'slow consumer: send buffer over the limit');
+        continue;
+      }
       if (!session.authenticated) {
         if (now - session.openedAt > authTimeoutMs) this.close(session, CloseCodes.authTimeout, 'no connect frame in time');
         continue;

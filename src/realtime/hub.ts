@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { CloseCodes, type StreamPosition } from '@switchboard/client/protocol';
 import { isAllowed, type AccessContext, type Namespace, type NamespaceRegistry } from '../channels/namespaces.js';
-import type { ChannelLayer, HistoryPage, PresenceEvent, Publication } from '../layer/channel-layer.js';
-import { LayerUnavailableError } from '../layer/channel-layer.js';
+import type { ChannelLayer, HistoryOptions, HistoryPage, PresenceEvent, Publication } from '../layer/channel-layer.js';
+import { LayerUnavailableError, publicationChars } from '../layer/channel-layer.js';
 import type { Metrics } from '../metrics.js';
 import type { PresenceStore } from '../presence/presence-store.js';
 import { messageFrame, presenceFrame, publicationPayload, unsubscribedFrame } from './frames.js';
@@ -36,12 +36,35 @@ interface ChannelEntry {
   /** While the subscribers' access is being checked again (namespace `recheckOn`), publications
    * wait here, so none reaches a subscriber who is about to lose access. */
   held: Publication[] | null;
+  /** The node's own listener (e.g. account revocations), which keeps the channel subscribed. */
+  listener: ServerListener | null;
+}
+
+/** A server-side subscriber of a channel: gets every publication; `gap` when some may have been lost. */
+export interface ServerListener {
+  publication(pub: Publication): void;
+  gap(): void;
 }
 
 export interface SubscribeOutcome {
   result: Record<string, unknown>;
   /** Run right after the reply is sent: flushes held-back publications and goes live. */
   goLive: () => void;
+  /** Characters of the recovered publications in the reply. */
+  chars: number;
+}
+
+/** How much a subscribe reply may carry of recovered publications: `maxChars`, and whether that
+ * was cut down because the connection already holds unsent data (`busy`: try again later) or is
+ * the server's bound (more than that is not recovered in one reply: the client refetches). */
+export interface RecoveryBudget {
+  maxChars: number;
+  busy: boolean;
+}
+
+/** The client should wait and retry: the connection holds too much unsent data. */
+export function backpressureError(): RequestError {
+  return new RequestError('backpressure', 'the connection has too much unsent data; read what was sent, then ask again');
 }
 
 /**
@@ -55,6 +78,8 @@ export class Hub {
   /** Per session, the chain of its presence updates: with a store that answers asynchronously, a
    * leave must not overtake the join before it (the user would stay listed forever). */
   #presenceOps = new Map<Session, Promise<void>>();
+  /** Channels the node listens to itself (never detached). */
+  #listened = 0;
 
   constructor(
     readonly layer: ChannelLayer,
@@ -72,8 +97,20 @@ export class Hub {
     });
   }
 
+  /** Channels with client subscribers on this node (the node's own listeners are not counted). */
   channelCount(): number {
-    return this.#channels.size;
+    return this.#channels.size - this.#listened;
+  }
+
+  /** Subscribes the node itself to a channel for as long as it runs (one listener per channel). */
+  async listen(channel: string, listener: ServerListener): Promise<void> {
+    const resolved = this.namespaces.resolve(channel, null);
+    if (!resolved.ok) throw new Error(`cannot listen to ${channel}: ${resolved.code}`);
+    const entry = this.#attach(channel, resolved.namespace);
+    if (entry.listener) throw new Error(`${channel} already has a listener`);
+    entry.listener = listener;
+    this.#listened++;
+    await this.#layerCall(() => entry.layerReady);
   }
 
   /** Server-side publish (in-process API, HTTP publish API, client publish after its policy check). */
@@ -93,7 +130,7 @@ export class Hub {
     return position;
   }
 
-  async history(channel: string, options: { since?: StreamPosition; limit?: number }): Promise<HistoryPage> {
+  async history(channel: string, options: HistoryOptions): Promise<HistoryPage> {
     return this.#layerCall(() => this.layer.history(channel, options));
   }
 
@@ -103,20 +140,29 @@ export class Hub {
    * arrive meanwhile wait in the buffer and are flushed after the reply, skipping those the
    * reply already holds, so the client sees every offset once and in order.
    */
-  async subscribe(session: Session, sub: Subscription, ctx: AccessContext, since: StreamPosition | undefined): Promise<SubscribeOutcome> {
+  async subscribe(session: Session, sub: Subscription, ctx: AccessContext, since: StreamPosition | undefined, budget?: RecoveryBudget): Promise<SubscribeOutcome> {
     const { channel, namespace } = sub;
     const entry = this.#attach(channel, namespace);
     (entry.pending ??= new Map()).set(sub, session);
     let page: HistoryPage;
     let snapshot: unknown;
+    let chars = 0;
     try {
       await this.#layerCall(() => entry.layerReady);
       sub.seesPresence = namespace.trackPresence && (await isAllowed(namespace, 'presence', ctx));
       // Recovery hands out history, so it takes the history permission: without it, `since` from
       // offset 0 would read everything retained.
       const recover = since !== undefined && (await isAllowed(namespace, 'history', ctx));
-      page = await this.history(channel, recover ? { since } : { limit: 0 });
+      page = await this.history(channel, recover ? { since, ...(budget ? { maxChars: budget.maxChars } : {}) } : { limit: 0 });
       if (!recover) page = { ...page, complete: false };
+      const last = page.publications.at(-1)?.offset ?? since?.offset ?? 0;
+      if (page.complete && last < page.position.offset) {
+        // The gap does not fit in one reply: later, when the connection has drained; or never,
+        // when it is over the server's bound, and then the client starts again from the snapshot.
+        if (budget?.busy) throw backpressureError();
+        page = { ...page, complete: false, publications: [] };
+      }
+      for (const pub of page.publications) chars += publicationChars(pub);
       // Serialized here, so a value JSON cannot hold (a BigInt, a cycle) fails this subscribe through
       // the cleanup below instead of throwing later while the reply is written.
       if (namespace.options.snapshot) snapshot = toRawJson(await withTimeout(namespace.options.snapshot(ctx), `the snapshot of namespace '${namespace.name}'`));
@@ -148,7 +194,7 @@ export class Hub {
       if (sub.seesPresence) (entry.watchers ??= new Set()).add(session);
       if (namespace.trackPresence && session.user) this.#join(session, sub, channel);
     };
-    return { result, goLive };
+    return { result, goLive, chars };
   }
 
   /** Removes a session's subscription (explicit unsubscribe or disconnect). */
@@ -206,14 +252,14 @@ export class Hub {
     if (!entry) {
       const layerReady = this.#chainLayerOp(channel, () => this.layer.subscribe(channel));
       // pending and watchers are made on first use: most channels (a user's own) never need them.
-      entry = { live: new Set(), pending: null, watchers: null, floors: null, lastEpoch: null, lastOffset: 0, layerReady, namespace, held: null };
+      entry = { live: new Set(), pending: null, watchers: null, floors: null, lastEpoch: null, lastOffset: 0, layerReady, namespace, held: null, listener: null };
       this.#channels.set(channel, entry);
     }
     return entry;
   }
 
   #detachIfEmpty(channel: string, entry: ChannelEntry): void {
-    if (entry.live.size > 0 || (entry.pending?.size ?? 0) > 0 || this.#channels.get(channel) !== entry) return;
+    if (entry.live.size > 0 || (entry.pending?.size ?? 0) > 0 || entry.listener !== null || this.#channels.get(channel) !== entry) return;
     this.#channels.delete(channel);
     this.#chainLayerOp(channel, () => this.layer.unsubscribe(channel)).catch((err: unknown) =>
       this.log.warn({ err, channel }, 'layer unsubscribe failed'),
@@ -291,6 +337,13 @@ export class Hub {
   }
 
   #deliverPublication(entry: ChannelEntry, pub: Publication): void {
+    if (entry.listener) {
+      try {
+        entry.listener.publication(pub);
+      } catch (err) {
+        this.log.error({ err, channel: pub.channel }, 'server listener failed');
+      }
+    }
     const frame = messageFrame(pub);
     const { floors } = entry;
     if (floors === null) {
@@ -331,6 +384,7 @@ export class Hub {
     for (const channel of channels) {
       const entry = this.#channels.get(channel);
       if (!entry) continue;
+      entry.listener?.gap();
       const affected = new Set(entry.live);
       if (entry.pending) for (const session of entry.pending.values()) affected.add(session);
       // Through the owner (the gateway), like every other close: counted in metrics and logged.

@@ -4,11 +4,18 @@ import type { Namespace } from '../channels/namespaces.js';
 import type { Transport } from './transport.js';
 import { TokenBucket } from './token-bucket.js';
 
-/** What a session reports to its owner (the gateway): closes go through it for metrics. */
+/** What a session reports to its owner (the gateway): closes go through it for metrics, and
+ * each write's backlog for the node-wide unsent total. */
 export interface SessionOwner {
   close(session: Session, code: number, reason: string): void;
+  /** Records the session's unsent backlog after a write; true when the node as a whole is over
+   * its budget (the session is then closed if it is among those holding it). */
+  noteBacklog(session: Session, bytes: number): boolean;
   readonly limits: { maxBufferedBytes: number };
 }
+
+/** A backlog smaller than this never gets a client closed for the node's sake: it drains in a blink. */
+const NODE_SHED_MIN_BYTES = 64 * 1024;
 
 /** Close code for a client that reads too slowly; duplicated from the protocol to keep this hot path import-free. */
 const SLOW_CONSUMER = 4002;
@@ -42,6 +49,20 @@ export class Session {
   lastSeenAt: number;
   nextPingAt: number;
   closed = false;
+  /** The client's address (after trusted proxies), for the per-address counts. */
+  address = '';
+  /** Frames received before `connect` succeeded (capped: an unauthenticated client is cheap). */
+  preAuthFrames = 0;
+  /** Requests being handled, and those waiting for one of them to finish. */
+  inFlight = 0;
+  waiting: (() => void)[] | null = null;
+  /** Reply bytes promised to requests in flight and not yet written: they count against the same
+   * bound as the unsent backlog, so concurrent history requests cannot each take the whole of it. */
+  reservedBytes = 0;
+  /** The backlog as last reported to the owner (the node-wide total is the sum of these). */
+  reportedBacklog = 0;
+  /** Set when the connection is to close once the requests in flight are answered. */
+  draining: { code: number; reason: string } | null = null;
 
   constructor(
     readonly owner: SessionOwner,
@@ -56,21 +77,26 @@ export class Session {
     this.bucket = new TokenBucket(rate.perSecond, rate.burst, now);
   }
 
-  /** Writes a frame the client asked for (replies, welcome). Not checked against the backlog bound
-   * here, so one large recovery reply cannot itself get the client closed; the gateway checks the
-   * backlog before it handles the client's next request instead. */
+  /** Writes a frame the client asked for (replies, welcome). Large replies were sized against the
+   * backlog bound before they were built (the gateway's reply budget), so this only records it. */
   send(frame: Buffer | string): void {
-    if (!this.closed) this.transport.send(frame);
+    if (this.closed) return;
+    this.transport.send(frame);
+    this.owner.noteBacklog(this, this.transport.bufferedAmount);
   }
 
   /** Writes a pushed frame (publication, presence, heartbeat). A client whose unsent backlog passes
    * the bound is closed rather than let grow the server's memory without limit; it reconnects and
-   * recovers from history. */
+   * recovers from history. So is one holding a sizeable backlog while the node is over its total. */
   deliver(frame: Buffer): void {
     if (this.closed) return;
     this.transport.send(frame);
-    if (this.transport.bufferedAmount > this.owner.limits.maxBufferedBytes) {
+    const backlog = this.transport.bufferedAmount;
+    const nodeOver = this.owner.noteBacklog(this, backlog);
+    if (backlog > this.owner.limits.maxBufferedBytes) {
       this.owner.close(this, SLOW_CONSUMER, 'slow consumer: send buffer over the limit');
+    } else if (nodeOver && backlog > NODE_SHED_MIN_BYTES) {
+      this.owner.close(this, SLOW_CONSUMER, 'slow consumer: the server is over its total send buffer');
     }
   }
 

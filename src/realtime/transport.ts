@@ -6,4 +6,7 @@ export interface Transport {
   close(code: number, reason: string): void;
   /** Bytes queued but not yet written to the network. */
   readonly bufferedAmount: number;
+  /** Changes the largest frame the client may send (smaller until `connect` succeeds); frames over
+   * it close the connection with 1009 before they are read into memory. */
+  limitFrames?(bytes: number): void;
 }

@@ -3,6 +3,8 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { TrustedProxies } from '../http/client-address.js';
+import type { Admission } from './admission.js';
 import type { Gateway } from './gateway.js';
 import type { Session } from './session.js';
 import type { Transport } from './transport.js';
@@ -38,6 +40,18 @@ function socketOf(ws: WebSocket): Socket | undefined {
   return (ws as unknown as { _socket?: Socket })._socket;
 }
 
+/**
+ * ws reads `_receiver._maxPayload` for every frame header, before it buffers the payload: lowering
+ * it is the only way to give one connection a smaller frame limit than the server's (until connect
+ * succeeds). Not public API, so it is checked, and a ws release that renames it fails every
+ * connection loudly (test/ws/preauth-limits.test.ts) instead of silently lifting the limit.
+ */
+function setMaxPayload(ws: WebSocket, bytes: number): void {
+  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
+  if (!receiver || typeof receiver._maxPayload !== 'number') throw new Error('ws internals changed: WebSocket._receiver._maxPayload is gone; the pre-connect frame limit cannot be applied (see ws-server.ts)');
+  receiver._maxPayload = bytes;
+}
+
 /** ws as a Transport. Passing a Buffer with binary:false sends it as a text frame without the
  * per-socket string-to-bytes conversion, which is what makes fan-out serialize once. */
 class WsTransport implements Transport {
@@ -61,26 +75,45 @@ class WsTransport implements Transport {
   get bufferedAmount(): number {
     return this.ws.bufferedAmount;
   }
+
+  limitFrames(bytes: number): void {
+    setMaxPayload(this.ws, bytes);
+  }
 }
 
-/** Attaches the WebSocket endpoint to an HTTP server: decides each upgrade before accepting it. */
-export function attachWebSockets(server: Server, gateway: Gateway, maxFrameBytes: number): WebSocketServer {
+/** Attaches the WebSocket endpoint to an HTTP server: admits each socket (per-address and node
+ * caps, request deadline) and decides each upgrade before accepting it. */
+export function attachWebSockets(server: Server, gateway: Gateway, maxFrameBytes: number, admission: Admission, proxies: TrustedProxies): WebSocketServer {
   // clientTracking off: the gateway tracks sessions; a second Set per socket is memory for nothing.
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes, perMessageDeflate: false, clientTracking: false });
+  server.on('connection', (socket: Socket) => admission.onSocket(socket));
+  server.on('request', (req: IncomingMessage) => admission.onRequest(req.socket));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // A module-level listener: a closure here would share this handler's context and keep the
     // upgrade request, its headers and `head` alive as long as the connection (1.5 KiB each).
     socket.on('error', destroySelf);
-    gateway.accept(req).then(
+    admission.settle(socket as Socket);
+    const address = proxies.clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+    gateway.accept({ url: req.url, headers: req.headers, address }).then(
       (decision) => {
         if (!decision.ok) {
           refuse(socket, decision.status, decision.message);
           return;
         }
+        if (!socket.writable) {
+          // Gone while the token was verified: handleUpgrade would never call back.
+          decision.abandon();
+          socket.destroy();
+          return;
+        }
+        let opened = false;
         wss.handleUpgrade(req, socket, head, (ws) => {
+          opened = true;
           const session = decision.open(new WsTransport(ws));
           wire(ws, session, gateway);
         });
+        // Without a verifyClient ws completes (or aborts: a bad key, a dead socket) synchronously.
+        if (!opened) decision.abandon();
       },
       (err: unknown) => {
         gateway.log.error({ err }, 'upgrade failed');
@@ -111,7 +144,8 @@ function refuse(socket: Duplex, status: number, message: string): void {
     socket.destroy();
     return;
   }
-  const body = JSON.stringify({ error: { code: status === 403 ? 'origin_not_allowed' : status === 404 ? 'not_found' : 'unavailable', message } });
+  const code = status === 403 ? 'origin_not_allowed' : status === 404 ? 'not_found' : status === 429 ? 'too_many_connections' : 'unavailable';
+  const body = JSON.stringify({ error: { code, message } });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );

@@ -13,6 +13,7 @@ export interface TestServerOptions {
   limits?: Partial<Limits>;
   allowAnonymous?: boolean;
   allowedOrigins?: string[];
+  trustedProxies?: string[];
   env?: Config['env'];
   /** Extra namespaces or routes, declared before listening. */
   setup?: (sb: Switchboard) => void;
@@ -50,6 +51,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
   config.host = '127.0.0.1';
   config.allowAnonymous = options.allowAnonymous ?? false;
   config.allowedOrigins = options.allowedOrigins ?? [];
+  config.trustedProxies = options.trustedProxies ?? [];
   config.shutdownGraceMs = 1000;
   Object.assign(config.limits, options.limits);
   if (options.redis) {

@@ -51,6 +51,13 @@ const scenarios: Record<ErrorCode, Scenario> = {
   },
   invalid_token: async (s) => failure(await connectAs(s, 'u'), { op: 'refresh', token: 'x.y.z' }),
   token_user_mismatch: async (s) => failure(await connectAs(s, 'u'), { op: 'refresh', token: await s.token('someone-else') }),
+  backpressure: async (s) => {
+    const c = await connectAs(s, 'u');
+    // Exactly at the bound: not over it (that closes 4002), but nothing more can be promised.
+    c.bufferedAmount = s.sb.config.limits.maxBufferedBytes;
+    return failure(c, { op: 'history', channel: 'room:x' });
+  },
+  account_revoked: async (s) => failure(await TestClient.connect(s.sb), { op: 'connect', token: await s.token('gone') }),
   unavailable: async (_s, down) => failure(await connectAs(down, 'u'), { op: 'publish', channel: 'room:x', event: 'e', data: 1 }),
   internal: async (s) => failure(await connectAs(s, 'u'), { op: 'subscribe', channel: 'buggy:x' }),
 };
@@ -63,6 +70,7 @@ void describe('every error code in the catalogue', () => {
       listen: false,
       limits: { maxSubscriptions: 1, messageBurst: 3, messagesPerSecond: 0.1 },
       setup: (sb) => {
+        sb.checkPrincipals(async (user) => user.id !== 'gone');
         sb.defineNamespace('buggy', {
           subscribe: () => {
             throw new Error('bug');

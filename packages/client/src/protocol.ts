@@ -123,6 +123,9 @@ export interface HistoryResult extends StreamPosition {
   publications: PublicationPayload[];
   /** False when `since` lies outside retained history (pruned or another epoch). */
   complete: boolean;
+  /** True when this page was cut short (by `limit` or the server's reply size bound) and history
+   * holds more after its last publication: ask again with `since` at that publication. */
+  more: boolean;
 }
 export interface RefreshResult {
   /** UTC ISO expiry of the new token, or null when it has none. */
@@ -225,8 +228,10 @@ export const ErrorCodes = {
   not_subscribed: { temporary: false, message: 'This connection is not subscribed to the channel' },
   too_many_subscriptions: { temporary: false, message: 'The connection has reached its subscription limit' },
   rate_limited: { temporary: true, message: 'Too many messages; slow down' },
+  backpressure: { temporary: true, message: 'The connection has too much unsent data (or the node as a whole does); read what was sent, then retry' },
   invalid_token: { temporary: false, message: 'The token is malformed, badly signed or expired' },
   token_user_mismatch: { temporary: false, message: 'A refreshed token must belong to the same user, with the same role and tenant' },
+  account_revoked: { temporary: false, message: 'The account of this token was deleted or disabled, or its role or tenant changed; sign in again' },
   unavailable: { temporary: true, message: 'The channel layer is unavailable; try again' },
   internal: { temporary: true, message: 'The server failed to handle the request' },
 } as const satisfies Record<string, { temporary: boolean; message: string }>;
@@ -258,8 +263,11 @@ export const CloseCodes = {
   forbidden: 4501,
   /** The user has too many open connections. */
   tooManyConnections: 4502,
-  /** The client broke the protocol in a way that cannot be answered with a reply (binary frames). */
+  /** The client broke the protocol in a way that cannot be answered with a reply (binary frames,
+   * too many frames before `connect`). */
   protocolError: 4503,
+  /** The account behind the token was deleted or disabled, or its role or tenant changed: sign in again. */
+  accountRevoked: 4504,
   /** Standard: the frame was over the size limit. */
   messageTooBig: 1009,
 } as const;

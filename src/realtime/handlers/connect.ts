@@ -27,6 +27,6 @@ export const connect: Handler<ConnectRequest> = async (gateway, session, req) =>
     const code = verified.reason === 'expired' ? CloseCodes.tokenExpired : CloseCodes.unauthorized;
     return refuse(code, new RequestError('invalid_token', verified.detail, 'token'));
   }
-  if (session.closed || !(await gateway.authenticate(session, verified.user, verified.expiresAt))) return { result: {} };
+  if (session.closed || !(await gateway.authenticate(session, verified.user, verified.expiresAt, req.id))) return { result: {} };
   return { result: { session: session.id, user: verified.user } };
 };

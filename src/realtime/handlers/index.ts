@@ -14,6 +14,8 @@ export interface Outcome {
   result: unknown;
   /** Runs right after the reply is written (e.g. flushing a new subscription's held publications). */
   after?: () => void;
+  /** Reply bytes the handler reserved in the send budget; released once the reply is written. */
+  reserved?: number;
 }
 
 export type Handler<R extends ClientRequest> = (gateway: Gateway, session: Session, req: R) => Promise<Outcome>;

@@ -1,4 +1,5 @@
-import type { RefreshRequest } from '@switchboard/client/protocol';
+import { CloseCodes, type RefreshRequest } from '@switchboard/client/protocol';
+import { replyError } from '../frames.js';
 import { isoOrNull } from '../gateway.js';
 import { RequestError } from '../reply-error.js';
 import type { Handler } from './index.js';
@@ -14,6 +15,14 @@ export const refresh: Handler<RefreshRequest> = async (gateway, session, req) =>
   // Subscriptions were authorized for the old role and tenant; a change takes a new connection.
   if (verified.user.role !== session.user.role || verified.user.tenant !== session.user.tenant) {
     throw new RequestError('token_user_mismatch', 'a refreshed token must keep the role and tenant; reconnect to change them', 'token');
+  }
+  // The account may have been deleted or changed since the connection opened: a refresh is when a
+  // token says so, and it ends the connection rather than extend it.
+  if (!(await gateway.principalLive(verified.user))) {
+    const error = new RequestError('account_revoked', undefined, 'token');
+    session.send(replyError(req.id, error));
+    gateway.close(session, CloseCodes.accountRevoked, error.message);
+    return { result: {} };
   }
   session.user = verified.user;
   session.expiresAt = verified.expiresAt;
