@@ -1,3 +1,4 @@
+import { principalCheck } from './accounts/access.js';
 import { accountRoutes } from './accounts/routes.js';
 import { keptSecret, TokenService } from './auth/tokens.js';
 import { installCartChannels } from './cart/channels.js';
@@ -13,7 +14,7 @@ import { installOrderChannels } from './orders/channels.js';
 import { orderRoutes } from './orders/routes.js';
 import { installPaymentChannels } from './payments/channels.js';
 import { Payments } from './payments/payments.js';
-import { keepRawCallbackBodies, paymentRoutes } from './payments/routes.js';
+import { paymentRoutes } from './payments/routes.js';
 import { SandboxProvider } from './payments/sandbox.js';
 import { OutboxDispatcher, type DispatcherOptions } from './outbox/dispatcher.js';
 import { seedIfEmpty, type DemoAccount } from './seed/demo.js';
@@ -56,6 +57,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     throw err;
   }
   installDefaultChannels(sb);
+  // Every account token is checked at connect and refresh, whatever namespace it uses later.
+  sb.checkPrincipals(principalCheck(database.db));
   const dispatcher = new OutboxDispatcher(database, (channel, event, data, eventId) => sb.hub.publish(channel, event, data, { idempotencyKey: eventId }), log, options.dispatcher);
   const domain: Domain = {
     database,
@@ -65,7 +68,6 @@ export async function createApp(options: AppOptions): Promise<App> {
     wakeOutbox: () => dispatcher.wake(),
     crashAfterCommit: options.crashAfterCommit ?? false,
   };
-  keepRawCallbackBodies(sb.http);
   const api = new Api(sb.http, sb.tokens, database.db);
   accountRoutes(api, domain);
   catalogRoutes(api, database.db);

@@ -19,8 +19,22 @@ export async function liveAccount(db: Db, user: UserInfo | null): Promise<ApiUse
   return claimed && (await isLive(db, claimed)) ? claimed : null;
 }
 
-/** Whether the account still exists with the role and tenant its token claims. */
+/** Whether the account still exists, is neither disabled nor deleted, and has the role and tenant
+ * its token claims. */
 export async function isLive(db: Db, claimed: ApiUser): Promise<boolean> {
-  const row = await db.selectFrom('users').select(['role', 'tenant_id']).where('id', '=', claimed.id).executeTakeFirst();
-  return row !== undefined && row.role === claimed.role && row.tenant_id === claimed.tenant;
+  const row = await db.selectFrom('users').select(['role', 'tenant_id', 'disabled_at', 'deleted_at']).where('id', '=', claimed.id).executeTakeFirst();
+  return row !== undefined && row.disabled_at === null && row.deleted_at === null && row.role === claimed.role && row.tenant_id === claimed.tenant;
+}
+
+/**
+ * The check every connection passes at connect and refresh: an account token only while its
+ * account is live. Other tokens (minted by `switchboard token` for users that are not accounts,
+ * or by another backend) carry no tenant or no account role and pass; the namespaces decide what
+ * they may do, and the account namespaces (cart, orders, alerts) refuse them.
+ */
+export function principalCheck(db: Db): (user: UserInfo) => Promise<boolean> {
+  return async (user) => {
+    const claimed = accountUser(user);
+    return claimed === null || (await isLive(db, claimed));
+  };
 }

@@ -30,7 +30,7 @@ export async function createUser(domain: Domain, input: { email: string; passwor
   const created_at = nowIso();
   try {
     await transact(domain, async ({ trx }) => {
-      await trx.insertInto('users').values({ id, email: input.email.toLowerCase(), name: input.name, password_hash, role: input.role, tenant_id: input.tenantId, created_at }).execute();
+      await trx.insertInto('users').values({ id, email: input.email.toLowerCase(), name: input.name, password_hash, role: input.role, tenant_id: input.tenantId, created_at, disabled_at: null, deleted_at: null }).execute();
       await trx.insertInto('tenant_members').values({ tenant_id: input.tenantId, user_id: id, role: input.role, created_at }).execute();
     });
   } catch (err) {
@@ -51,9 +51,11 @@ export async function register(domain: Domain, input: { email: string; password:
 }
 
 export async function login(domain: Domain, email: string, password: string): Promise<Session> {
-  const row = await domain.db.selectFrom('users').select(['id', 'password_hash']).where('email', '=', email.toLowerCase()).executeTakeFirst();
-  const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_HASH);
+  const row = await domain.db.selectFrom('users').select(['id', 'password_hash', 'disabled_at']).where('email', '=', email.toLowerCase()).where('deleted_at', 'is', null).executeTakeFirst();
+  const ok = await verifyPassword(password, row?.password_hash || DUMMY_HASH);
   if (!row || !ok) throw new HttpError(401, 'invalid_credentials', 'the email or password is wrong');
+  // Said only to someone who knows the password: a stranger learns nothing about the account.
+  if (row.disabled_at !== null) throw new HttpError(403, 'account_disabled', 'this account is disabled; ask an admin of your shop to enable it');
   return sessionFor(domain, row.id);
 }
 

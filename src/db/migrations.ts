@@ -190,5 +190,14 @@ export function migrations(engine: Engine): Record<string, Migration> {
         await db.schema.createIndex('outbox_sent').on('outbox').column('sent_at').execute();
       },
     },
+    '0003_account_states': {
+      async up(db: AnyDb) {
+        // A disabled account keeps its data and may be enabled again; a deleted one keeps its rows
+        // (orders and payments refer to it) but loses its email, name and password. Either way
+        // its tokens stop working on every route and channel.
+        await db.schema.alterTable('users').addColumn('disabled_at', 'text').execute();
+        await db.schema.alterTable('users').addColumn('deleted_at', 'text').execute();
+      },
+    },
   };
 }

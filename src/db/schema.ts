@@ -43,6 +43,10 @@ export interface UserTable {
   /** The tenant the user acts in (a member of it); the token carries it. */
   tenant_id: string;
   created_at: string;
+  /** Set while an admin has disabled the account: it cannot sign in, its tokens are refused. */
+  disabled_at: string | null;
+  /** Set when the account was deleted (its personal fields are blanked; its orders stay). */
+  deleted_at: string | null;
 }
 
 export interface TenantMemberTable {

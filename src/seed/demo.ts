@@ -1,5 +1,6 @@
 import { createUser } from '../accounts/accounts.js';
-import type { Domain } from '../domain/context.js';
+import { transact, type Domain } from '../domain/context.js';
+import { accountRevokedEvent } from '../switchboard.js';
 import { newId, nowIso } from '../db/ids.js';
 import type { Role } from '../db/schema.js';
 import { seedDemoOrders } from './demo-orders.js';
@@ -73,7 +74,10 @@ export async function seedIfEmpty(domain: Domain): Promise<DemoAccount[] | null>
 /** Deletes every domain row (accounts, catalogue, carts, payments, orders) and loads the demo
  * again. Unsent outbox events are kept: they describe changes that did happen. */
 export async function reseed(domain: Domain): Promise<DemoAccount[]> {
-  await domain.db.transaction().execute(async (trx) => {
+  await transact(domain, async ({ trx, emit }) => {
+    // A running node (this process or another sharing the database) ends the deleted accounts'
+    // connections when its outbox dispatcher publishes these, within a poll (about a second).
+    for (const { id } of await trx.selectFrom('users').select('id').execute()) emit(accountRevokedEvent(id));
     for (const table of ['order_events', 'order_lines', 'orders', 'payments', 'idempotency_keys', 'cart_items', 'carts', 'product_variants', 'products', 'tenant_members', 'users', 'tenants'] as const) {
       await trx.deleteFrom(table).execute();
     }

@@ -42,6 +42,8 @@ export interface TestAppOptions {
   /** Share a database with another TestApp (a second node): same SQLite folder or PG schema. */
   shareWith?: TestApp;
   listen?: boolean;
+  /** Run on Redis (layer, presence, connection counts) under this key prefix. */
+  redis?: { url: string; prefix: string };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read answers loosely and assert on them
@@ -92,6 +94,10 @@ export async function startApp(options: TestAppOptions): Promise<TestApp> {
   config.databaseUrl = options.engine === 'postgres' ? PG_URL : null;
   config.databaseSchema = schema;
   Object.assign(config.limits, options.limits);
+  if (options.redis) {
+    config.redisUrl = options.redis.url;
+    config.redisPrefix = options.redis.prefix;
+  }
   const app = await createApp({ config, dispatcher: { pollMs: 200, ...options.dispatcher } });
   let port = 0;
   if (options.listen !== false) port = (await app.sb.listen(0, '127.0.0.1')).port;
