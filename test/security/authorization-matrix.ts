@@ -205,11 +205,6 @@ export function restRowTitle(row: RestRow): string {
   return `${row.method} ${shownTarget(row.path)}${row.probe ? ` (${row.probe})` : ''}`;
 }
 
-export function countCells(): { ws: number; rest: number; wsAllowed: number; restAllowed: number } {
-  const allowed = (rows: readonly { allow: readonly Principal[] }[]) => rows.reduce((n, r) => n + r.allow.length, 0);
-  return { ws: WS_MATRIX.length * PRINCIPALS.length, rest: REST_MATRIX.length * PRINCIPALS.length, wsAllowed: allowed(WS_MATRIX), restAllowed: allowed(REST_MATRIX) };
-}
-
 const mark = (row: { allow: readonly Principal[] }, p: Principal) => (allows(row, p) ? '✓' : '✗');
 const header = (first: string[]) => {
   const columns = [...first, ...PRINCIPALS.map((p) => PRINCIPAL_INFO[p].column)];

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import type { ServerFrame } from '@switchboard/client/protocol';
+import type { ReplyFrame, ServerFrame } from '@switchboard/client/protocol';
 import { createUser } from '../../src/accounts/accounts.js';
 import { TokenService } from '../../src/auth/tokens.js';
 import type { NamespaceOptions } from '../../src/channels/namespaces.js';
@@ -229,7 +229,7 @@ async function closedOutcome(client: WsTestClient): Promise<Outcome> {
 /** One request on a principal's connection. */
 async function requestOutcome(client: WsTestClient, frame: Record<string, unknown> & { op: string }): Promise<Outcome> {
   if (client.isClosed) return closedOutcome(client);
-  let reply;
+  let reply: ReplyFrame;
   try {
     reply = await client.request(frame, WAIT_MS);
   } catch (err) {
