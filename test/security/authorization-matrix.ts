@@ -59,6 +59,7 @@ export const PLACEHOLDERS = {
   otherProduct: { shown: 'other product', means: 'a product of the other tenant' },
   line: { shown: 'own line', means: "a line of the principal's own cart" },
   otherLine: { shown: 'other line', means: "a line of the other customer's cart" },
+  otherTenantAdmin: { shown: 'other admin id', means: "the user id of the other tenant's admin (its only admin)" },
 } as const;
 export type Placeholder = keyof typeof PLACEHOLDERS;
 
@@ -142,6 +143,11 @@ export const REST_MATRIX: readonly RestRow[] = [
   { method: 'POST', path: '/api/auth/login', route: 'POST /api/auth/login', body: {}, probe: 'empty body (400)', allow: EVERYONE },
   { method: 'GET', path: '/api/me', route: 'GET /api/me', allow: LIVE },
   { method: 'POST', path: '/api/users', route: 'POST /api/users', body: {}, probe: 'empty body (400)', allow: ADMINS },
+  { method: 'GET', path: '/api/users', route: 'GET /api/users', allow: ADMINS },
+  // An account of the demo tenant, enabled again (it is): a change only its tenant's admin may make.
+  { method: 'PATCH', path: '/api/users/{other}', route: 'PATCH /api/users/{id}', body: { disabled: false }, probe: 'enable (already enabled)', allow: ['admin'] },
+  // The other tenant's only admin: its own admin is refused (409 last_admin), anyone else sees no such account.
+  { method: 'DELETE', path: '/api/users/{otherTenantAdmin}', route: 'DELETE /api/users/{id}', probe: 'the last admin (409)', allow: ['otherAdmin'] },
   { method: 'GET', path: '/api/products', route: 'GET /api/products', allow: LIVE },
   { method: 'GET', path: '/api/products/{product}', route: 'GET /api/products/{id}', allow: DEMO_TENANT },
   { method: 'GET', path: '/api/products/{otherProduct}', route: 'GET /api/products/{id}', allow: ['otherAdmin'] },

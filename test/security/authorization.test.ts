@@ -200,6 +200,7 @@ async function buildWorld(engine: EngineName): Promise<World> {
         otherProduct,
         line: own.line,
         otherLine,
+        otherTenantAdmin: otherAdminId,
       };
       return [p, resolved];
     }),

@@ -8,9 +8,12 @@
  *
  * Each frame says what the server owes it, from the JSON the server will read: a frame whose
  * parsed `id` is a non-negative safe integer is owed exactly one reply with that id (ok or error);
- * others at most an `{"op":"error"}` frame. Ids are unique across the stream, so every reply can be
+ * others, and frames nested past the server's bound (not parsed), at most an `{"op":"error"}` frame. Ids are unique across the stream, so every reply can be
  * tied to one frame.
  */
+
+import { defaultLimits } from '../../src/config.js';
+import { jsonTooDeep } from '../../src/util/json-depth.js';
 
 export type Random = () => number;
 
@@ -38,8 +41,11 @@ export interface FuzzFrame {
   mutations: string[];
 }
 
-/** What the server owes a frame, from the JSON it parses (`JSON.parse`, last duplicate key wins). */
+/** What the server owes a frame, from the JSON it parses (`JSON.parse`, last duplicate key wins).
+ * A frame nested deeper than the server's bound is not parsed at all: it is owed an error frame,
+ * whatever id it carries. */
 export function owedReply(text: string): { id: number | null; pong: boolean } {
+  if (jsonTooDeep(text, defaultLimits.maxJsonDepth)) return { id: null, pong: false };
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
