@@ -20,4 +20,12 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
+  {
+    // The core is the room the modules sit in: it never reaches into one (a module installs a
+    // hook instead: the API's account resolver, the connect-time principal check).
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/modules/**', '../app.js', '../../app.js', '../../../app.js', '../cli.js', '../../cli.js', '../../../cli.js', '../index.js', '../../index.js'], message: 'The core never imports a module or the app; give the module a hook to install.' }] }],
+    },
+  },
 );

@@ -1,26 +1,18 @@
-import { principalCheck } from './accounts/access.js';
-import { accountRoutes } from './accounts/routes.js';
-import { keptSecret, TokenService } from './auth/tokens.js';
-import { installCartChannels } from './cart/channels.js';
-import { cartRoutes } from './cart/routes.js';
-import { catalogRoutes } from './catalog/catalog.js';
-import { openConfiguredDatabase, type Database } from './db/database.js';
-import { migrateToLatest } from './db/migrate.js';
-import { installDefaultChannels } from './defaults.js';
-import type { Domain } from './domain/context.js';
-import { Api } from './http/api.js';
-import { createLogger } from './logger.js';
-import { installOrderChannels } from './orders/channels.js';
-import { orderRoutes } from './orders/routes.js';
-import { installPaymentChannels } from './payments/channels.js';
-import { Payments } from './payments/payments.js';
-import { paymentRoutes } from './payments/routes.js';
-import { SandboxProvider } from './payments/sandbox.js';
-import { OutboxDispatcher, type DispatcherOptions } from './outbox/dispatcher.js';
-import { seedIfEmpty, type DemoAccount } from './seed/demo.js';
-import { Switchboard, type SwitchboardOptions } from './switchboard.js';
+import type { TokenService } from './core/auth/tokens.js';
+import { openConfiguredDatabase, type Database } from './core/db/database.js';
+import { migrateToLatest } from './core/db/migrate.js';
+import { installDefaultChannels } from './core/defaults.js';
+import { transact, type Domain } from './core/domain/context.js';
+import { Api } from './core/http/api.js';
+import { createLogger } from './core/logger.js';
+import { checkModules, type SwitchboardModule } from './core/module.js';
+import { OutboxDispatcher, type DispatcherOptions } from './core/outbox/dispatcher.js';
+import { Switchboard, type SwitchboardOptions } from './core/switchboard.js';
+import { builtinModules } from './modules/index.js';
 
 export interface AppOptions extends SwitchboardOptions {
+  /** The modules to run, in install order; `builtinModules` (the shop) unless given. */
+  modules?: readonly SwitchboardModule[];
   dispatcher?: DispatcherOptions;
   /** Test fault injection: SIGKILL right after a commit that wrote events, before publishing. */
   crashAfterCommit?: boolean;
@@ -32,33 +24,33 @@ export interface App {
   domain: Domain;
   dispatcher: OutboxDispatcher;
   api: Api;
-  payments: Payments;
-  /** The demo accounts, when this start loaded the demo data. */
-  demo: DemoAccount[] | null;
+  modules: readonly SwitchboardModule[];
+  /** What each module's `install` returned, by module name (e.g. `payments`: the provider registry). */
+  services: ReadonlyMap<string, unknown>;
   migrations: string[];
 }
 
 /**
- * A full Switchboard node: the real-time core plus the database, the domain modules (accounts,
- * catalogue, cart, payments, orders), their REST routes and channels, and the outbox dispatcher
- * that publishes what they commit. Fails before listening if the database cannot be reached.
+ * A full Switchboard node: the real-time core, the database with every module's migrations, the
+ * modules (their REST routes, channels and demo data), and the outbox dispatcher that publishes
+ * what they commit. Fails before listening if the database cannot be reached.
  */
 export async function createApp(options: AppOptions): Promise<App> {
   const { config } = options;
+  const modules = options.modules ?? builtinModules;
+  checkModules(modules);
   const log = options.logger ?? createLogger(config.logLevel);
   const database = await openConfiguredDatabase(config);
   let sb: Switchboard;
   let applied: string[];
   try {
-    applied = (await migrateToLatest(database)).applied;
+    applied = (await migrateToLatest(database, migrationSources(modules))).applied;
     sb = await Switchboard.create({ ...options, logger: log });
   } catch (err) {
     await database.close();
     throw err;
   }
   installDefaultChannels(sb);
-  // Every account token is checked at connect and refresh, whatever namespace it uses later.
-  sb.checkPrincipals(principalCheck(database.db));
   const dispatcher = new OutboxDispatcher(database, (channel, event, data, eventId) => sb.hub.publish(channel, event, data, { idempotencyKey: eventId }), log, options.dispatcher);
   const domain: Domain = {
     database,
@@ -69,21 +61,33 @@ export async function createApp(options: AppOptions): Promise<App> {
     crashAfterCommit: options.crashAfterCommit ?? false,
   };
   const api = new Api(sb.http, sb.tokens, database.db);
-  accountRoutes(api, domain);
-  catalogRoutes(api, database.db);
-  cartRoutes(api, domain);
-  installCartChannels(sb, domain);
-  const payments = new Payments(domain);
-  const sandbox = config.sandboxPayments ? new SandboxProvider((await keptSecret(config.sandboxSecret, config.dataDir, 'sandbox-secret')).value) : null;
-  if (sandbox) payments.register(sandbox);
-  paymentRoutes(api, payments, sandbox);
-  installPaymentChannels(sb, database.db);
-  orderRoutes(api, domain);
-  installOrderChannels(sb, domain);
-  const demo = config.demoData ? await seedIfEmpty(domain) : null;
+  const services = new Map<string, unknown>();
+  for (const module of modules) {
+    services.set(module.name, await module.install({ sb, api, domain, config, log: log.child({ module: module.name }), services }));
+  }
+  if (config.demoData) await seedModules(modules, domain, config, log);
   sb.metrics.addGauge('switchboard_outbox_pending', 'Outbox events committed and not yet published (all nodes sharing the database)', () => dispatcher.pending().catch(() => -1));
   sb.metrics.addGauge('switchboard_outbox_sent', 'Outbox events this node has published since it started', () => dispatcher.sent);
   sb.onClose(() => dispatcher.stop()).onClose(() => database.close());
   dispatcher.start();
-  return { sb, database, domain, dispatcher, api, payments, demo, migrations: applied };
+  return { sb, database, domain, dispatcher, api, modules, services, migrations: applied };
+}
+
+export function migrationSources(modules: readonly SwitchboardModule[]) {
+  return modules.flatMap((m) => (m.migrations ? [m.migrations.bind(m)] : []));
+}
+
+/** Each module's demo rows, in install order; each module skips what is there already. */
+export async function seedModules(modules: readonly SwitchboardModule[], domain: Domain, config: AppOptions['config'], log: Domain['log']): Promise<void> {
+  for (const module of modules) await module.seed?.({ domain, config, log });
+}
+
+/** `switchboard seed`: every module's rows deleted in one transaction (reverse install order,
+ * so rows go before what they refer to), then the demo data loaded again. Unsent outbox events
+ * are kept: they describe changes that did happen. */
+export async function reseedModules(modules: readonly SwitchboardModule[], domain: Domain, config: AppOptions['config'], log: Domain['log']): Promise<void> {
+  await transact(domain, async (unit) => {
+    for (const module of [...modules].reverse()) await module.reset?.(unit);
+  });
+  await seedModules(modules, domain, config, log);
 }

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-import { ConfigError, describeSettings, loadConfig, type Config } from './config.js';
-import { keptSecret, TokenService } from './auth/tokens.js';
-import { createApp } from './app.js';
-import { openConfiguredDatabase, DatabaseUnavailableError, type Database } from './db/database.js';
-import { migrateToLatest } from './db/migrate.js';
-import { createLogger } from './logger.js';
-import { reseed, type DemoAccount } from './seed/demo.js';
-import { RedisUnreachableError } from './layer/redis-connection.js';
+import { ConfigError, describeSettings, loadConfig, type Config } from './core/config.js';
+import { keptSecret, TokenService } from './core/auth/tokens.js';
+import { createApp, migrationSources, reseedModules } from './app.js';
+import { openConfiguredDatabase, DatabaseUnavailableError, type Database } from './core/db/database.js';
+import { migrateToLatest } from './core/db/migrate.js';
+import { createLogger } from './core/logger.js';
+import { builtinModules } from './modules/index.js';
+import { presentDemoAccounts, type DemoAccount } from './modules/accounts/seed.js';
+import { RedisUnreachableError } from './core/layer/redis-connection.js';
 
 const USAGE = `usage: switchboard <command> [flags]
 
@@ -44,7 +45,11 @@ async function serve(flags: Record<string, string>): Promise<void> {
   const { sb } = app;
   const { url } = await sb.listen();
   sb.log.info({ url, env: config.env, layer: config.redisUrl ? 'redis' : 'memory', database: app.database.where, migrations: app.migrations }, `Switchboard listening on ${url}`);
-  if (app.demo) printDemo(app.demo, url);
+  // Every development start, not only the first: the accounts are how a newcomer gets in.
+  if (config.demoData) {
+    const accounts = await presentDemoAccounts(app.domain);
+    if (accounts.length > 0) printDemo(accounts, url);
+  }
   if (config.env !== 'production') {
     sb.log.info({ apiKeyFile: `${config.dataDir}/api-key` }, 'dev: sign in with POST /api/auth/login, or mint a token with `npx switchboard token --user alice --role customer`');
   }
@@ -67,14 +72,14 @@ async function serve(flags: Record<string, string>): Promise<void> {
 
 function printDemo(accounts: DemoAccount[], url: string): void {
   const lines = accounts.map((a) => `  ${a.role.padEnd(9)} ${a.email.padEnd(22)} password: ${a.password}`);
-  process.stdout.write(`\nDemo data loaded. Sign in at ${url} as:\n${lines.join('\n')}\n\n`);
+  process.stdout.write(`\nDemo accounts (sign in at ${url}):\n${lines.join('\n')}\n\n`);
 }
 
 /** Opens the configured database, brings its schema up to date, runs `work`, and closes it. */
 async function withMigratedDatabase(config: Config, work: (database: Database, applied: string[]) => Promise<void>): Promise<void> {
   const database = await openConfiguredDatabase(config);
   try {
-    await work(database, (await migrateToLatest(database)).applied);
+    await work(database, (await migrateToLatest(database, migrationSources(builtinModules))).applied);
   } finally {
     await database.close();
   }
@@ -94,9 +99,10 @@ async function seed(flags: Record<string, string>): Promise<void> {
     const secret = await keptSecret(config.jwtSecret, config.dataDir, 'jwt-secret');
     const log = createLogger(config.logLevel);
     // Events the seed writes go out when a node's dispatcher next polls the outbox.
-    const accounts = await reseed({ database, db: database.db, tokens: new TokenService(secret.value), log, wakeOutbox: () => {}, crashAfterCommit: false });
+    const domain = { database, db: database.db, tokens: new TokenService(secret.value), log, wakeOutbox: () => {}, crashAfterCommit: false };
+    await reseedModules(builtinModules, domain, config, log);
     process.stdout.write(`demo data loaded into ${database.where}\n`);
-    printDemo(accounts, `http://localhost:${config.port}`);
+    printDemo(await presentDemoAccounts(domain), `http://localhost:${config.port}`);
   });
 }
 

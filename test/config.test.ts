@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, defaultLimits, describeSettings, loadConfig } from '../src/config.js';
+import { ConfigError, defaultLimits, describeSettings, loadConfig } from '../src/core/config.js';
 
 const SECRET = 'a-production-secret-0123456789';
 

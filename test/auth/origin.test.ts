@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isOriginAllowed } from '../../src/auth/origin.js';
+import { isOriginAllowed } from '../../src/core/auth/origin.js';
 
 const prod = { allowedOrigins: ['https://shop.example.com:443', 'http://admin.example.com:8080'], allowLocalhost: false };
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { loadConfig } from '../../src/config.js';
-import { Switchboard } from '../../src/switchboard.js';
+import { loadConfig } from '../../src/core/config.js';
+import { Switchboard } from '../../src/core/switchboard.js';
 import { TEST_SECRET } from '../helpers/server.js';
 
 import { killChildren, listeningUrl, run, start, waitUntil, within } from '../helpers/cli.js';

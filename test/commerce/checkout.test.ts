@@ -3,8 +3,8 @@ import { createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { SANDBOX_SIGNATURE_HEADER } from '../../src/payments/sandbox.js';
-import { forEachEngine, type ApiAnswer, type TestApp } from '../helpers/app.js';
+import { SANDBOX_SIGNATURE_HEADER } from '../../src/modules/payments/sandbox.js';
+import { forEachEngine, type ApiAnswer, type TestApp, paymentsOf } from '../helpers/app.js';
 import {
   addToCart,
   allOrders,
@@ -43,7 +43,7 @@ async function postCallback(t: TestApp, body: string, signature: string | null):
 }
 
 async function signedCallback(t: TestApp, paymentId: string, status: 'succeeded' | 'failed'): Promise<{ body: string; signature: string }> {
-  const ref = await t.app.payments.providerRef(paymentId);
+  const ref = await paymentsOf(t.app).providerRef(paymentId);
   const body = JSON.stringify({ ref, status });
   return { body, signature: createHmac('sha256', await sandboxSecret(t)).update(body).digest('hex') };
 }

@@ -8,15 +8,15 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
-import { openDatabase, type Database } from '../../src/db/database.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
-import type { DatabaseSchema } from '../../src/db/schema.js';
-import type { Trx } from '../../src/domain/context.js';
-import { LayerUnavailableError } from '../../src/layer/channel-layer.js';
-import { createLogger } from '../../src/logger.js';
-import { OutboxDispatcher } from '../../src/outbox/dispatcher.js';
-import { enqueue } from '../../src/outbox/outbox.js';
-import { forEachEngine, type ApiAnswer } from '../helpers/app.js';
+import { openDatabase, type Database } from '../../src/core/db/database.js';
+import { migrateToLatest } from '../../src/core/db/migrate.js';
+import type { DatabaseSchema } from '../../src/core/db/schema.js';
+import type { Trx } from '../../src/core/domain/context.js';
+import { LayerUnavailableError } from '../../src/core/layer/channel-layer.js';
+import { createLogger } from '../../src/core/logger.js';
+import { OutboxDispatcher } from '../../src/core/outbox/dispatcher.js';
+import { enqueue } from '../../src/core/outbox/outbox.js';
+import { forEachEngine, type ApiAnswer, paymentsOf } from '../helpers/app.js';
 import { dropSchema, PG_URL, postgresUnavailable } from '../helpers/services.js';
 import { allOrders, approve, createFromCart, waitUntil, whoAmI, type Checkout, type OrderView, type PaymentView } from '../outbox/support.js';
 import { addItem, catalogue, expectError, expectStatus, getCart, insertProduct, suiteApp, type Catalogue } from './support.js';
@@ -108,7 +108,7 @@ forEachEngine('review regressions', (engine) => {
   });
 
   void test('a checkout that finds this cart version\'s payment starts it with its own provider, not the one the request names', async () => {
-    t.app.payments.register({ name: 'other', start: async (payment) => ({ providerRef: `oth_${payment.id}`, next: { type: 'other' } }), verify: () => null });
+    paymentsOf(t.app).register({ name: 'other', start: async (payment) => ({ providerRef: `oth_${payment.id}`, next: { type: 'other' } }), verify: () => null });
     const { token } = await t.newCustomer();
     expectStatus(await addItem(t, token, { productId: cat.product('MUG-01').id, quantity: 1 }), 201);
     const first = expectStatus(await createFromCart(t, token), 201);
@@ -116,7 +116,7 @@ forEachEngine('review regressions', (engine) => {
     assert.equal(again.payment.id, first.payment.id);
     assert.equal(again.payment.provider, 'sandbox');
     assert.deepEqual(again.next, first.next, 'the sandbox\'s next step');
-    assert.equal(await t.app.payments.providerRef(first.payment.id), `sbx_${first.payment.id}`, 'the sandbox\'s reference kept, so its callback finds the payment');
+    assert.equal(await paymentsOf(t.app).providerRef(first.payment.id), `sbx_${first.payment.id}`, 'the sandbox\'s reference kept, so its callback finds the payment');
   });
 
   void test('assigned → paid by status takes the worker off, as docs/api.md says', async () => {

@@ -2,8 +2,8 @@
  * the demo catalogue by SKU, and products made directly in the database. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { CartLine, CartView } from '../../src/cart/cart-view.js';
-import { newId, nowIso } from '../../src/db/ids.js';
+import type { CartLine, CartView } from '../../src/modules/cart/cart-view.js';
+import { newId, nowIso } from '../../src/core/db/ids.js';
 import type { ApiAnswer, TestApp } from '../helpers/app.js';
 
 export type { CartLine, CartView };

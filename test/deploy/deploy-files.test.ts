@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { defaultLimits, describeSettings, loadConfig } from '../../src/config.js';
+import { defaultLimits, describeSettings, loadConfig } from '../../src/core/config.js';
 
 /**
  * Cheap checks that keep deploy/ true to the code: the settings it names exist, the image runs the

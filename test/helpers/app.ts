@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe } from 'node:test';
 import { createApp, type App } from '../../src/app.js';
-import { loadConfig, type Config, type Limits } from '../../src/config.js';
-import type { DispatcherOptions } from '../../src/outbox/dispatcher.js';
-import { DEMO_ACCOUNTS } from '../../src/seed/demo.js';
-import type { Role } from '../../src/db/schema.js';
+import { Payments } from '../../src/modules/payments/payments.js';
+import { loadConfig, type Config, type Limits } from '../../src/core/config.js';
+import type { DispatcherOptions } from '../../src/core/outbox/dispatcher.js';
+import { DEMO_ACCOUNTS } from '../../src/modules/accounts/seed.js';
+import type { Role } from '../../src/modules/accounts/schema.js';
 import { dropSchema, PG_URL, postgresUnavailable } from './services.js';
 import { suiteShared } from './suite.js';
 import { WsTestClient } from './ws-client.js';
@@ -153,4 +154,11 @@ export async function startApp(options: TestAppOptions): Promise<TestApp> {
  * clients and then the app closed in after(). */
 export function suiteApp(engine: EngineName, options: Omit<TestAppOptions, 'engine'> = {}): TestApp {
   return suiteShared(() => startApp({ engine, ...options }), (t) => t.close(), () => WsTestClient.closeAll());
+}
+
+/** The payments module's service (its provider registry) of a running app. */
+export function paymentsOf(app: App): Payments {
+  const payments = app.services.get('payments');
+  if (!(payments instanceof Payments)) throw new Error('this app runs without the payments module');
+  return payments;
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { TokenService } from '../../src/auth/tokens.js';
+import { TokenService } from '../../src/core/auth/tokens.js';
 import { listeningUrl } from './cli.js';
 import { REDIS_URL, deleteKeys, uniquePrefix } from './redis.js';
 import { TEST_API_KEY, TEST_SECRET } from './server.js';

@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { allow } from '../../src/channels/namespaces.js';
-import { loadConfig, type Config, type Limits } from '../../src/config.js';
-import { installDefaultChannels } from '../../src/defaults.js';
-import { Switchboard } from '../../src/switchboard.js';
+import { allow } from '../../src/core/channels/namespaces.js';
+import { loadConfig, type Config, type Limits } from '../../src/core/config.js';
+import { installDefaultChannels } from '../../src/core/defaults.js';
+import { Switchboard } from '../../src/core/switchboard.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
 export const TEST_API_KEY = 'test-api-key-0123456789abcdef';

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { MessageFrame, SubscribeResult } from '@switchboard/client/protocol';
-import { loadConfig } from '../../src/config.js';
-import { installDefaultChannels } from '../../src/defaults.js';
-import { Switchboard } from '../../src/switchboard.js';
-import { ConnectionRefused, TestClient } from '../../src/testing/index.js';
+import { loadConfig } from '../../src/core/config.js';
+import { installDefaultChannels } from '../../src/core/defaults.js';
+import { Switchboard } from '../../src/core/switchboard.js';
+import { ConnectionRefused, TestClient } from '../../src/core/testing/index.js';
 import { startServer, TEST_API_KEY, TEST_SECRET, type TestServer } from '../helpers/server.js';
 
 interface ErrorBody {

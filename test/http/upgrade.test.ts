@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { loadConfig } from '../../src/config.js';
-import { installDefaultChannels } from '../../src/defaults.js';
-import { Switchboard } from '../../src/switchboard.js';
+import { loadConfig } from '../../src/core/config.js';
+import { installDefaultChannels } from '../../src/core/defaults.js';
+import { Switchboard } from '../../src/core/switchboard.js';
 import { startServer, TEST_SECRET, type TestServer } from '../helpers/server.js';
 
 type Outcome = { kind: 'open'; firstFrame: unknown } | { kind: 'refused'; status: number; body: string };

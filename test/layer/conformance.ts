@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { ChannelLayer, PresenceEvent, Publication, PublishOptions } from '../../src/layer/channel-layer.js';
+import type { ChannelLayer, PresenceEvent, Publication, PublishOptions } from '../../src/core/layer/channel-layer.js';
 
 export interface LayerFactory {
   /** A fresh layer, not yet started. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MemoryLayer } from '../../src/layer/memory-layer.js';
+import { MemoryLayer } from '../../src/core/layer/memory-layer.js';
 import { channelLayerConformance } from './conformance.js';
 
 channelLayerConformance('memory', {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { Publication } from '../../src/layer/channel-layer.js';
-import { RedisLayer } from '../../src/layer/redis-layer.js';
+import type { Publication } from '../../src/core/layer/channel-layer.js';
+import { RedisLayer } from '../../src/core/layer/redis-layer.js';
 import { REDIS_URL, inspector, redisUnavailable, uniquePrefix } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 

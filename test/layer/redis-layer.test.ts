@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { Publication, StreamPosition } from '../../src/layer/channel-layer.js';
-import { RedisUnreachableError } from '../../src/layer/redis-connection.js';
-import { RedisLayer } from '../../src/layer/redis-layer.js';
+import type { Publication, StreamPosition } from '../../src/core/layer/channel-layer.js';
+import { RedisUnreachableError } from '../../src/core/layer/redis-connection.js';
+import { RedisLayer } from '../../src/core/layer/redis-layer.js';
 import { REDIS_URL, deleteKeys, keysUnder, redisUnavailable, uniquePrefix } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import { channelLayerConformance } from './conformance.js';

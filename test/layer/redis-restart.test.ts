@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { LayerUnavailableError, type Publication } from '../../src/layer/channel-layer.js';
-import { RedisLayer } from '../../src/layer/redis-layer.js';
+import { LayerUnavailableError, type Publication } from '../../src/core/layer/channel-layer.js';
+import { RedisLayer } from '../../src/core/layer/redis-layer.js';
 import { OwnRedis } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { openDatabase, type Database } from '../../src/db/database.js';
+import { openDatabase, type Database } from '../../src/core/db/database.js';
 import { forEachEngine, type EngineName } from '../helpers/app.js';
 import { TEST_SECRET } from '../helpers/server.js';
 import { killChildren, listeningUrl, start } from '../helpers/cli.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { before, test } from 'node:test';
-import { transact } from '../../src/domain/context.js';
+import { transact } from '../../src/core/domain/context.js';
 import { forEachEngine, type TestApp } from '../helpers/app.js';
 import { delay, type WsTestClient } from '../helpers/ws-client.js';
 import { addToCart, collectEvents, connect, expectError, expectStatus, product, subscribe, suiteNode, waitUntil, type MessageFrame, type Product } from './support.js';

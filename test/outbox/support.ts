@@ -2,8 +2,8 @@
  * checks, checkout in one call, and WebSocket subscriptions with bounded waits. */
 import assert from 'node:assert/strict';
 import type { MessageFrame } from '@switchboard/client/protocol';
-import type { OrderView } from '../../src/orders/orders.js';
-import type { PaymentView } from '../../src/payments/payments.js';
+import type { OrderView } from '../../src/modules/orders/orders.js';
+import type { PaymentView } from '../../src/modules/payments/payments.js';
 import type { ApiAnswer, TestApp } from '../helpers/app.js';
 import { WsTestClient } from '../helpers/ws-client.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { PresenceStore } from '../../src/presence/presence-store.js';
+import type { PresenceStore } from '../../src/core/presence/presence-store.js';
 
 export interface PresenceFactory {
   /** A fresh, empty store (its own key space). */

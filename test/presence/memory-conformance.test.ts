@@ -1,4 +1,4 @@
-import { MemoryPresence } from '../../src/presence/memory-presence.js';
+import { MemoryPresence } from '../../src/core/presence/memory-presence.js';
 import { presenceConformance } from './conformance.js';
 
 presenceConformance('memory', { create: async () => new MemoryPresence() });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MemoryPresence } from '../../src/presence/memory-presence.js';
+import { MemoryPresence } from '../../src/core/presence/memory-presence.js';
 
 test('a user with several connections is listed once and leaves with the last one', async () => {
   let now = 1_000;

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { PresenceEvent } from '../../src/layer/channel-layer.js';
-import { RedisLayer } from '../../src/layer/redis-layer.js';
-import { RedisNodes } from '../../src/layer/redis-nodes.js';
-import { RedisPresence } from '../../src/presence/redis-presence.js';
-import { RedisConnectionCounter } from '../../src/realtime/redis-connection-counter.js';
+import type { PresenceEvent } from '../../src/core/layer/channel-layer.js';
+import { RedisLayer } from '../../src/core/layer/redis-layer.js';
+import { RedisNodes } from '../../src/core/layer/redis-nodes.js';
+import { RedisPresence } from '../../src/core/presence/redis-presence.js';
+import { RedisConnectionCounter } from '../../src/core/realtime/redis-connection-counter.js';
 import { REDIS_URL, deleteKeys, keysUnder, redisUnavailable, uniquePrefix } from '../helpers/redis.js';
 import { waitFor } from '../helpers/wait.js';
 import { presenceConformance } from './conformance.js';

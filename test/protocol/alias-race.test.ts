@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { TestClient } from '../../src/testing/index.js';
+import { TestClient } from '../../src/core/testing/index.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { expectOk, sleep } from './support.js';
 

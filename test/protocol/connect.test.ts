@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CloseCodes, type ConnectResult, type StreamPosition, type SubscribeResult, type SubscribedFrame, type WelcomeFrame } from '@switchboard/client/protocol';
-import { ConnectionRefused, TestClient } from '../../src/testing/index.js';
+import { ConnectionRefused, TestClient } from '../../src/core/testing/index.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connectAs, expectError, expectOk, rawToken, sleep, unique } from './support.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ErrorCodes, type ErrorCode, type ReplyError } from '@switchboard/client/protocol';
-import { TestClient } from '../../src/testing/index.js';
+import { TestClient } from '../../src/core/testing/index.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connectAs } from './support.js';
 

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { SubscribeResult } from '@switchboard/client/protocol';
-import { allow } from '../../src/channels/namespaces.js';
-import { ConfigError, loadConfig } from '../../src/config.js';
-import { TokenService } from '../../src/auth/tokens.js';
-import { TestClient } from '../../src/testing/index.js';
-import { CallbackTimeoutError, withTimeout } from '../../src/util/timeout.js';
+import { allow } from '../../src/core/channels/namespaces.js';
+import { ConfigError, loadConfig } from '../../src/core/config.js';
+import { TokenService } from '../../src/core/auth/tokens.js';
+import { TestClient } from '../../src/core/testing/index.js';
+import { CallbackTimeoutError, withTimeout } from '../../src/core/util/timeout.js';
 import { startServer, TEST_SECRET, type TestServer } from '../helpers/server.js';
 import { connectAs, expectError, expectOk } from './support.js';
 

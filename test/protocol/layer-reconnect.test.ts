@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CloseCodes } from '@switchboard/client/protocol';
-import { allow } from '../../src/channels/namespaces.js';
-import { loadConfig } from '../../src/config.js';
-import type { HistoryOptions, HistoryPage, LayerHandlers } from '../../src/layer/channel-layer.js';
-import { MemoryLayer } from '../../src/layer/memory-layer.js';
-import { Switchboard } from '../../src/switchboard.js';
-import { TestClient } from '../../src/testing/index.js';
+import { allow } from '../../src/core/channels/namespaces.js';
+import { loadConfig } from '../../src/core/config.js';
+import type { HistoryOptions, HistoryPage, LayerHandlers } from '../../src/core/layer/channel-layer.js';
+import { MemoryLayer } from '../../src/core/layer/memory-layer.js';
+import { Switchboard } from '../../src/core/switchboard.js';
+import { TestClient } from '../../src/core/testing/index.js';
 import { TEST_SECRET } from '../helpers/server.js';
 
 /** The memory layer never loses its subscriptions; this one can say it did, as a broker layer

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { HistoryResult, PresenceResult, PublishResult, RefreshResult, StreamPosition } from '@switchboard/client/protocol';
-import { allow } from '../../src/channels/namespaces.js';
-import { TestClient } from '../../src/testing/index.js';
+import { allow } from '../../src/core/channels/namespaces.js';
+import { TestClient } from '../../src/core/testing/index.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connectAs, expectError, expectOk, rawToken, unique } from './support.js';
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { MessageFrame, PublicationPayload, StreamPosition, SubscribeResult } from '@switchboard/client/protocol';
-import { allow } from '../../src/channels/namespaces.js';
-import { RequestError } from '../../src/realtime/reply-error.js';
-import { TestClient } from '../../src/testing/index.js';
+import { allow } from '../../src/core/channels/namespaces.js';
+import { RequestError } from '../../src/core/realtime/reply-error.js';
+import { TestClient } from '../../src/core/testing/index.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connectAs, expectError, expectOk, messagesUpTo, microtasks, unique } from './support.js';
 

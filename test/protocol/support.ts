@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { ErrorCode, MessageFrame, ReplyError, ReplyFrame, ServerFrame } from '@switchboard/client/protocol';
 import { SignJWT } from 'jose';
-import { TestClient, type TestConnectOptions } from '../../src/testing/index.js';
+import { TestClient, type TestConnectOptions } from '../../src/core/testing/index.js';
 import { TEST_SECRET, type TestServer } from '../helpers/server.js';
 
 let counter = 0;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CloseCodes } from '@switchboard/client/protocol';
-import { TestClient } from '../../src/testing/index.js';
-import { jsonTooDeep } from '../../src/util/json-depth.js';
+import { TestClient } from '../../src/core/testing/index.js';
+import { jsonTooDeep } from '../../src/core/util/json-depth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connectAs, expectOk } from '../protocol/support.js';
 import { WsTestClient, withToken } from '../helpers/ws-client.js';

@@ -12,8 +12,8 @@
  * tied to one frame.
  */
 
-import { defaultLimits } from '../../src/config.js';
-import { jsonTooDeep } from '../../src/util/json-depth.js';
+import { defaultLimits } from '../../src/core/config.js';
+import { jsonTooDeep } from '../../src/core/util/json-depth.js';
 
 export type Random = () => number;
 

@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import type { ServerFrame } from '@switchboard/client/protocol';
-import { TestClient } from '../../src/testing/index.js';
+import { TestClient } from '../../src/core/testing/index.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { WsTestClient } from '../helpers/ws-client.js';
 import { rawToken } from '../protocol/support.js';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CloseCodes, shouldReconnect } from '@switchboard/client/protocol';
-import { createUser } from '../../src/accounts/accounts.js';
-import { newId, nowIso } from '../../src/db/ids.js';
-import { reseed } from '../../src/seed/demo.js';
+import { createUser } from '../../src/modules/accounts/accounts.js';
+import { newId, nowIso } from '../../src/core/db/ids.js';
+import { reseedModules } from '../../src/app.js';
 import { forEachEngine, startApp, suiteApp, type TestApp } from '../helpers/app.js';
 import { deleteKeys, REDIS_URL, redisUnavailable, uniquePrefix } from '../helpers/redis.js';
 import { WsTestClient } from '../helpers/ws-client.js';
@@ -130,7 +130,7 @@ forEachEngine('revoked accounts lose every channel', (engine) => {
     const admin = await t.loginAs('admin');
     const a = await connectedTo(t, customer.token, [`user:${customer.id}`]);
     const b = await connectedTo(t, admin, ['admin:x']);
-    await reseed(t.app.domain);
+    await reseedModules(t.app.modules, t.app.domain, t.app.sb.config, t.app.domain.log);
     assert.equal((await a.closed(3000)).code, CloseCodes.accountRevoked);
     assert.equal((await b.closed(3000)).code, CloseCodes.accountRevoked);
   });

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT } from 'jose';
 import { CloseCodes, type ReplyFrame, type WelcomeFrame } from '@switchboard/client/protocol';
-import { TokenService } from '../../src/auth/tokens.js';
+import { TokenService } from '../../src/core/auth/tokens.js';
 import { TEST_SECRET } from '../helpers/server.js';
 import { delay, WsTestClient, wsSuiteServer } from '../helpers/ws-client.js';
 

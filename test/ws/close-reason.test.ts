@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CloseCodes } from '@switchboard/client/protocol';
-import { closeReason } from '../../src/realtime/ws-server.js';
+import { closeReason } from '../../src/core/realtime/ws-server.js';
 import { WsTestClient, wsSuiteServer } from '../helpers/ws-client.js';
 
 void describe('close reasons over real sockets', () => {

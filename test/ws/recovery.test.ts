@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MessageFrame, StreamPosition, SubscribeResult } from '@switchboard/client/protocol';
-import { allow } from '../../src/channels/namespaces.js';
+import { allow } from '../../src/core/channels/namespaces.js';
 import { collectMessages, waitFor, WsTestClient, wsSuiteServer } from '../helpers/ws-client.js';
 
 const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

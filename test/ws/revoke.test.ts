@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import type { MessageFrame, ServerFrame } from '@switchboard/client/protocol';
 import { SwitchboardClient } from '@switchboard/client';
 import WebSocket from 'ws';
-import { allow } from '../../src/channels/namespaces.js';
+import { allow } from '../../src/core/channels/namespaces.js';
 import { collectMessages, waitFor, WsTestClient, wsSuiteServer } from '../helpers/ws-client.js';
 
 /** Who may read `gated:*` right now; the tests change it and then publish `access_changed`. */
