@@ -66,13 +66,14 @@ import {
   startServer,
   stopChild,
   table,
+  waitForQuiet,
   type HistogramJson,
   type LatencySummary,
   type ServerProcess,
 } from './common.js';
 import { httpRequest, outcomeOf, register, type Account } from './http.js';
 import { clientFrame, openRawWs, type RawWs } from './raw-ws.js';
-import type { GoodClientCommand, GoodClientMessage, GoodClientResult } from './abuse-client.js';
+import type { GoodClientCommand, GoodClientMessage, GoodClientResult, PhaseFigures } from './abuse-client.js';
 
 const spec = {
   quick: { default: 'false', help: 'a quick check of the pipeline: every phase short, attack 1 with 4 connections x 10 requests, 200 idle sockets (flags given explicitly win)' },
@@ -101,6 +102,8 @@ const spec = {
   'health-ms': { default: '250', help: 'ms between /healthz probes' },
   'rss-cap': { default: '8192', help: 'safety: end an attack at once when the server RSS passes this many MiB' },
   'min-available': { default: '4096', help: 'safety: end an attack at once when the machine has less than this many MiB available (MemAvailable)' },
+  'quiet-wait': { default: '120', help: 'seconds to wait at the start for other processes to leave the CPUs (0: do not wait)' },
+  'quiet-below': { default: '25', help: 'the machine counts as quiet below this CPU use (% of all CPUs)' },
   json: { default: '', help: 'write the raw figures (every phase, every RSS sample) to this file' },
   'max-seconds': { default: '1200', help: 'give up (and stop every process) after this long' },
 };
@@ -153,6 +156,8 @@ const healthMs = numFlag(flags, 'health-ms', 10, 60_000);
 const rssCap = numFlag(flags, 'rss-cap', 64, 1_000_000) * 2 ** 20;
 const minAvailable = numFlag(flags, 'min-available', 0, 1_000_000) * 2 ** 20;
 const maxSeconds = numFlag(flags, 'max-seconds', 30, 24 * 3600);
+const quietWaitMs = numFlag(flags, 'quiet-wait', 0, 3600) * 1000;
+const quietBelow = numFlag(flags, 'quiet-below', 1, 100);
 
 const TIMEOUT_MS = 10_000;
 const SAMPLE_MS = 250;
@@ -177,6 +182,11 @@ const tallyText = (m: Record<string, number>) =>
     .map(([k, n]) => `${fmt(n)} x ${k}`)
     .join(', ') || 'none';
 const mib = (bytes: number, digits = 0) => fmt(bytes / MIB, digits);
+const tallyOf = (keys: string[]) => {
+  const m: Record<string, number> = {};
+  for (const k of keys) tally(m, k);
+  return m;
+};
 
 // ----- readings from /proc
 
@@ -217,6 +227,32 @@ function tcpEntries(port: number): TcpEntry[] {
   return out;
 }
 
+/** The server's own counters from GET /metrics: closes it made and request errors, by code. */
+interface ServerCounters {
+  closes: Record<string, number>;
+  requestErrors: Record<string, number>;
+  connections: number;
+}
+
+async function scrapeCounters(port: number): Promise<ServerCounters | null> {
+  const r = await httpRequest({ port, method: 'GET', path: '/metrics', timeoutMs: 15_000, agent: false, maxBody: 4 * MIB });
+  if (r.status !== 200) return null;
+  const out: ServerCounters = { closes: {}, requestErrors: {}, connections: Number.NaN };
+  for (const line of r.body.split('\n')) {
+    const m = /^(switchboard_closes_total|switchboard_request_errors_total)\{code="([^"]*)"\} ([\d.e+]+)$/.exec(line);
+    if (m) (m[1] === 'switchboard_closes_total' ? out.closes : out.requestErrors)[m[2]!] = Number(m[3]);
+    const c = /^switchboard_connections ([\d.e+]+)$/.exec(line);
+    if (c) out.connections = Number(c[1]);
+  }
+  return out;
+}
+
+function counterDiff(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(b)) if (v - (a[k] ?? 0) > 0) out[k] = v - (a[k] ?? 0);
+  return out;
+}
+
 const TCP_STATES: Record<number, string> = { 1: 'ESTABLISHED', 4: 'FIN_WAIT1', 5: 'FIN_WAIT2', 6: 'TIME_WAIT', 7: 'CLOSE', 8: 'CLOSE_WAIT', 9: 'LAST_ACK', 11: 'CLOSING' };
 
 // ----- samples and phases
@@ -254,11 +290,16 @@ interface PhaseRecord {
   stoppedEarly: string | null;
   notes: string[];
   detail: unknown;
+  /** From the server's /metrics, scraped after the phase (null: the scrape failed): connections it
+   * closed and requests it answered with an error during the phase, by code. */
+  serverCloses: Record<string, number> | null;
+  serverRequestErrors: Record<string, number> | null;
 }
 
 let server: ServerProcess | undefined;
 let client: ChildProcess | undefined;
 let serverGone: string | null = null;
+const serverDeaths: { at: number; phase: string; exit: string; error: string }[] = [];
 let stoppingServer = false;
 let currentPhase = 'setup';
 const samples: Sample[] = [];
@@ -281,9 +322,9 @@ function cpuMark(): CpuMark {
   const self = process.cpuUsage();
   const read = (pid: number | undefined) => {
     try {
-      return pid ? cpuMs(pid) : 0;
+      return pid ? cpuMs(pid) : Number.NaN;
     } catch {
-      return 0;
+      return Number.NaN; // the process is gone
     }
   };
   return { at: performance.now(), server: read(server?.pid), client: read(client?.pid), self: (self.user + self.system) / 1000, machine: machineBusyMs() };
@@ -325,6 +366,8 @@ interface AttackOutcome {
   teardown: () => Promise<void>;
 }
 
+let lastCounters: ServerCounters | null = null;
+
 async function runPhase(name: string, kind: PhaseRecord['kind'], accounts: number, body: () => Promise<AttackOutcome | void>): Promise<AttackOutcome | void> {
   const before = samples.filter((s) => s.t >= now() / 1000 - 2);
   const fresh = sampleOnce();
@@ -342,6 +385,9 @@ async function runPhase(name: string, kind: PhaseRecord['kind'], accounts: numbe
     const cpuB = cpuMark();
     const end = now();
     const inPhase = samples.filter((s) => s.phase === name);
+    const counters = server && !serverGone ? await scrapeCounters(server.port) : null;
+    const base = lastCounters;
+    lastCounters = counters ?? lastCounters;
     phases.push({
       name,
       kind,
@@ -356,8 +402,10 @@ async function runPhase(name: string, kind: PhaseRecord['kind'], accounts: numbe
       fdsPeak: Math.max(...inPhase.map((s) => s.fds)),
       cpu: cpuWindow(cpuA, cpuB),
       stoppedEarly: outcome ? outcome.stoppedEarly : null,
-      notes: outcome ? outcome.notes : [],
+      notes: [...serverDeaths.filter((d) => d.phase === name).map((d) => `THE SERVER DIED ${fmt(d.at - start / 1000, 1)} s into the phase (${d.exit}): ${d.error}`), ...(outcome ? outcome.notes : [])],
       detail: outcome ? outcome.detail : null,
+      serverCloses: counters && base ? counterDiff(base.closes, counters.closes) : null,
+      serverRequestErrors: counters && base ? counterDiff(base.requestErrors, counters.requestErrors) : null,
     });
   }
   return outcome;
@@ -383,6 +431,7 @@ interface AmpConnection {
   serverClosedAfter: number | null;
   serverClosedHow: string | null;
   stateAtHoldEnd: string;
+  serverStateAtHoldEnd: string;
   /** Peak bytes the kernel held for it: the server's send queue plus this socket's receive queue. */
   kernelQueuedPeak: number;
   closeCode: number | null;
@@ -440,7 +489,7 @@ async function attackAmplification(port: number, attacker: Account): Promise<Att
   // The attacking connections: authenticate, then stop reading.
   const conns: AmpConnection[] = await Promise.all(
     Array.from({ length: ampConnections }, async (_, index): Promise<AmpConnection> => {
-      const c: AmpConnection = { index, ws: null, refused: null, localPort: 0, burstAt: null, serverClosedAfter: null, serverClosedHow: null, stateAtHoldEnd: '', kernelQueuedPeak: 0, closeCode: null, drainedBytes: 0 };
+      const c: AmpConnection = { index, ws: null, refused: null, localPort: 0, burstAt: null, serverClosedAfter: null, serverClosedHow: null, stateAtHoldEnd: '', serverStateAtHoldEnd: '', kernelQueuedPeak: 0, closeCode: null, drainedBytes: 0 };
       try {
         const ws = await openRawWs({ port, timeoutMs: TIMEOUT_MS });
         if (ws.status !== 101) {
@@ -480,6 +529,12 @@ async function attackAmplification(port: number, attacker: Account): Promise<Att
       await sleep(20);
     }
   };
+  // A client that reads nothing can still write: a pong now and then keeps the server from closing
+  // it for silence (two heartbeats, 50 s), which the paced bursts would otherwise run into.
+  const pong = clientFrame('{"op":"pong"}', { zeroMask: true });
+  const keepAlive = setInterval(() => {
+    for (const c of live) if (c.ws!.open) c.ws!.socket.write(pong);
+  }, 10_000);
   const burstStart = now();
   for (const c of live) {
     stoppedEarly = unsafe();
@@ -496,30 +551,40 @@ async function attackAmplification(port: number, attacker: Account): Promise<Att
 
   // Hold: watch each socket's TCP state and the kernel queues.
   const byPort = new Map(live.map((c) => [c.localPort, c]));
+  // The server's side of each connection tells first: when the server closes a socket whose send
+  // queue is full (nobody reads), its side goes to FIN_WAIT1 and the FIN waits behind the queued
+  // bytes, so the client's side stays ESTABLISHED. Client side CLOSE_WAIT: the FIN arrived; gone
+  // from the table: reset.
+  const closedNow = (c: AmpConnection, how: string) => {
+    if (c.serverClosedAfter === null && c.burstAt !== null) {
+      c.serverClosedAfter = (now() - c.burstAt) / 1000;
+      c.serverClosedHow = how;
+    }
+  };
   const watch = () => {
     const rx = new Map<number, number>();
     const tx = new Map<number, number>();
     const entries = server ? tcpEntries(server.port) : [];
     for (const e of entries) {
       const mine = byPort.get(e.localPort);
+      const theirs = e.localPort === srvPort ? byPort.get(e.remotePort) : undefined;
       if (mine) {
         rx.set(e.localPort, e.rxQueue);
         mine.stateAtHoldEnd = TCP_STATES[e.state] ?? String(e.state);
-        if (e.state !== 1 && mine.serverClosedAfter === null && mine.burstAt !== null) {
-          mine.serverClosedAfter = (now() - mine.burstAt) / 1000;
-          mine.serverClosedHow = `${mine.stateAtHoldEnd} (FIN from the server)`;
-        }
-      } else if (byPort.has(e.remotePort)) tx.set(e.remotePort, e.txQueue);
+        if (e.state !== 1) closedNow(mine, `client side ${mine.stateAtHoldEnd}`);
+      } else if (theirs) {
+        tx.set(e.remotePort, e.txQueue);
+        theirs.serverStateAtHoldEnd = TCP_STATES[e.state] ?? String(e.state);
+        if (e.state !== 1) closedNow(theirs, `server side ${theirs.serverStateAtHoldEnd}`);
+      }
     }
     let queued = 0;
     for (const c of live) {
       if (!rx.has(c.localPort)) {
         c.stateAtHoldEnd = 'gone (reset)';
-        if (c.serverClosedAfter === null && c.burstAt !== null) {
-          c.serverClosedAfter = (now() - c.burstAt) / 1000;
-          c.serverClosedHow = 'reset: the socket left the TCP table';
-        }
+        closedNow(c, 'reset: the socket left the TCP table');
       }
+      if (!tx.has(c.localPort)) c.serverStateAtHoldEnd = 'gone';
       const q = (rx.get(c.localPort) ?? 0) + (tx.get(c.localPort) ?? 0);
       c.kernelQueuedPeak = Math.max(c.kernelQueuedPeak, q);
       queued += q;
@@ -536,6 +601,7 @@ async function attackAmplification(port: number, attacker: Account): Promise<Att
     }
   }
   watch();
+  clearInterval(keepAlive);
   detail.holdSeconds = (now() - holdStart) / 1000;
   if (stoppedEarly) {
     say(`  attack 1 STOPPED EARLY: ${stoppedEarly}; destroying the attacking sockets`);
@@ -546,12 +612,19 @@ async function attackAmplification(port: number, attacker: Account): Promise<Att
   const rssAtBurst = median(samples.filter((x) => x.t * 1000 < burstStart && x.t * 1000 >= burstStart - 1000).map((x) => x.rss));
   const rssBefore = Number.isFinite(rssAtBurst) ? rssAtBurst : (attackSamples[0]?.rss ?? Number.NaN);
   const perBurst = (Math.max(...attackSamples.map((x) => x.rss)) - rssBefore) / Math.max(1, detail.bursts);
+  const died = serverDeaths.find((d) => d.phase === currentPhase);
   const notes = [
-    `${live.length}/${ampConnections} connected, ${fmt(detail.requestsSent)} history requests sent (${fmt((detail.requestsSent * detail.fill.published * ampPayload) / MIB)} MiB of replies asked for)`,
-    `server closed ${closedInHold.length} of ${live.length} during the ${fmt(detail.holdSeconds, 0)} s hold` +
+    `${live.length}/${ampConnections} connected, ${fmt(detail.requestsSent)} history requests sent in ${detail.bursts} bursts (${fmt((detail.requestsSent * detail.fill.published * ampPayload) / MIB)} MiB of replies asked for)`,
+    ...(died ? [`the server died ${fmt(died.at - burstStart / 1000, 1)} s after the first burst, after ${detail.bursts} of ${live.length} bursts`] : []),
+    died
+      ? `connections the server closed before it died: ${closedInHold.filter((c) => c.serverClosedAfter! < died.at - c.burstAt! / 1000 - 0.5).length}`
+      : `server closed ${closedInHold.length} of ${live.length} during the ${fmt(detail.holdSeconds, 0)} s hold` +
       (closedInHold.length ? ` (after ${fmt(median(closedInHold.map((c) => c.serverClosedAfter!)), 1)} s median, ${fmt(Math.max(...closedInHold.map((c) => c.serverClosedAfter!)), 1)} s max)` : ''),
     `kernel queues peak ${mib(detail.kernelQueuedPeak)} MiB`,
-    ...(detail.bursts > 0 ? [`≈ ${mib(perBurst)} MiB of server RSS per connection's burst: all ${ampConnections} would be ≈ ${fmt((perBurst * ampConnections) / 2 ** 30, 1)} GiB`] : []),
+    ...(stoppedEarly && !serverGone && detail.bursts > 0
+      ? [`≈ ${mib(perBurst)} MiB of server RSS per burst sent: all ${ampConnections} would be ≈ ${fmt((perBurst * ampConnections) / 2 ** 30, 1)} GiB`]
+      : []),
+    `TCP at the hold's end: client side ${tallyText(tallyOf(live.map((c) => c.stateAtHoldEnd)))}; server side ${tallyText(tallyOf(live.map((c) => c.serverStateAtHoldEnd)))}`,
     ...(Object.keys(detail.refusals).length ? [`refused: ${tallyText(detail.refusals)}`] : []),
     ...(stoppedEarly ? [`STOPPED EARLY: ${stoppedEarly}`] : []),
   ];
@@ -662,7 +735,7 @@ async function attackNested(port: number): Promise<AttackOutcome> {
   const notes = [
     `HTTP: ${fmt(detail.http.requests)} logins of ${mib(body.length, 2)} MiB (depth ${fmt(nestedDepth)}) from ${nestedWorkers} workers: ${tallyText(detail.http.outcomes)}; ` +
       `latency p50/p99/max ${fmt(detail.http.latency.p50)}/${fmt(detail.http.latency.p99)}/${fmt(detail.http.latency.max)} ms`,
-    `WS: ${detail.ws.opened}/${nestedSockets} open, ${fmt(nestedFrames)} x ${fmt(nestedFrameBytes)} B each; replies: ${tallyText(detail.ws.replyErrors)}; ` +
+    `WS: ${detail.ws.opened}/${nestedSockets} open, ${fmt(nestedFrames)} x ${fmt(nestedFrameBytes)} B each; replies to ${fmt(Object.values(detail.ws.replyErrors).reduce((a, b) => a + b, 0))} of ${fmt(detail.ws.opened * nestedFrames)} frames: ${tallyText(detail.ws.replyErrors)}; ` +
       `closed: ${tallyText(detail.ws.closes)} after ${fmt(detail.ws.closeAfterMedian, 1)} s median, ${fmt(detail.ws.closeAfterMax, 1)} s max; ${detail.ws.openAtEnd} still open after ${nestedWaitMs / 1000} s` +
       (Object.keys(detail.ws.upgradeRefusals).length ? `; upgrade refused: ${tallyText(detail.ws.upgradeRefusals)}` : ''),
   ];
@@ -782,8 +855,8 @@ function verdictRss(p: PhaseRecord): string {
   return `${fmt(growth, 1)} ${growth <= limit ? 'pass' : 'FAIL'}`;
 }
 
-function mainTable(result: GoodClientResult | null): string {
-  const byName = new Map((result?.phases ?? []).map((f) => [f.phase, f]));
+function mainTable(figures: PhaseFigures[]): string {
+  const byName = new Map(figures.map((f) => [f.phase, f]));
   const rows = phases.map((p) => {
     const f = byName.get(p.name);
     const ping = f ? lat(f.ping) : null;
@@ -791,6 +864,9 @@ function mainTable(result: GoodClientResult | null): string {
     const p99ok = ping && ping.p99 <= TARGET_P99_MS;
     const healthMax = f ? (f.healthFailed > 0 ? `${fmt(health!.max)} (${f.healthFailed} failed)` : fmt(health!.max)) : 'n/a';
     const notes = [...(p.kind === 'settle' ? [`RSS at the end ${mib(p.rssEnd)} MiB`] : []), ...p.notes];
+    if (p.serverCloses && Object.keys(p.serverCloses).length) notes.push(`server closed (its /metrics): ${tallyText(p.serverCloses)}`);
+    if (f && f.acked < f.published) notes.push(`good client: ${fmt(f.published - f.acked)} of ${fmt(f.published)} publications not acknowledged (${tallyText(Object.fromEntries(Object.entries(f.publishOutcomes).filter(([k]) => k !== '200')))})`);
+    if (f && f.healthFailed > 0) notes.push(`healthz: ${fmt(f.healthFailed)} of ${fmt(f.healthProbes)} probes failed (${tallyText(Object.fromEntries(Object.entries(f.healthOutcomes).filter(([k]) => k !== '200')))})`);
     if (f && (f.pingsTimedOut > 0 || f.pingsHeldBack > 0)) notes.push(`good client: ${f.pingsTimedOut} pings unanswered in 10 s, ${f.pingsHeldBack} held back (25 in flight)`);
     if (f && f.closes.length) notes.push(`good client CLOSED: ${f.closes.join(', ')}`);
     return [
@@ -806,8 +882,8 @@ function mainTable(result: GoodClientResult | null): string {
   return table(['phase', 'attacker RSS growth MiB (≤ 64 per account)', 'good ping p50 / p99 (≤ 50) / max ms', 'healthz max ms', 'lost (0)', 'duplicated', 'notes'], rows);
 }
 
-function detailTable(result: GoodClientResult | null): string {
-  const byName = new Map((result?.phases ?? []).map((f) => [f.phase, f]));
+function detailTable(figures: PhaseFigures[]): string {
+  const byName = new Map(figures.map((f) => [f.phase, f]));
   const rows = phases.map((p) => {
     const f = byName.get(p.name);
     const d = f ? lat(f.deliveryLatency) : null;
@@ -843,6 +919,64 @@ function detailTable(result: GoodClientResult | null): string {
 
 // ----- main
 
+interface Environment {
+  server: ServerProcess;
+  client: ChildProcess;
+  port: number;
+  attacker: Account;
+}
+
+const isMsg = (x: unknown): x is GoodClientMessage => typeof x === 'object' && x !== null && ('ready' in x || 'result' in x || 'error' in x);
+
+/** A fresh server, two registered accounts (the good client's, the attacker's) and the good client
+ * running; sets the globals the samplers and attacks read. */
+async function startEnvironment(): Promise<Environment> {
+  const port = await freePort();
+  serverGone = null;
+  stoppingServer = false;
+  const srv = await startServer('switchboard', { port, env: SERVER_ENV });
+  server = srv;
+  srv.child.once('exit', (code, signal) => {
+    if (stoppingServer) return;
+    serverGone = `${code ?? signal}`;
+    const fatal = /^(FATAL ERROR:.*|.*Error:.*)$/m.exec(srv.stderr())?.[1] ?? 'no error line on stderr';
+    serverDeaths.push({ at: now() / 1000, phase: currentPhase, exit: serverGone, error: fatal });
+    say(`THE SERVER EXITED (${serverGone}): ${fatal}; last stderr:\n${srv.stderr().slice(-1500)}`);
+  });
+  const apiKey = readFileSync(join(srv.dataDir, 'api-key'), 'utf8').trim();
+  const tag = `${process.pid}-${Date.now()}`;
+  const good = await register(port, `good-${tag}@bench.test`, 'Good client');
+  const attacker = await register(port, `attacker-${tag}@bench.test`, 'Attacker');
+  say(`server pid ${srv.pid} on 127.0.0.1:${port} (development, data ${srv.dataDir}); good client user ${good.id}, attacker ${attacker.id}`);
+  const c = forkLoad('abuse-client.js');
+  client = c;
+  c.send({
+    start: { port, token: good.token, channel: `user:${good.id}`, apiKey, pingMs, publishMs, healthMs, maxOutstanding: 25, timeoutMs: TIMEOUT_MS, firstPhase: 'warm-up' },
+  } satisfies GoodClientCommand);
+  const ready = await nextMessage(c, isMsg, 30_000, 'good client ready');
+  if ('error' in ready) throw new Error(ready.error);
+  await sleep(2000); // warm-up, not reported
+  lastCounters = await scrapeCounters(port);
+  return { server: srv, client: c, port, attacker };
+}
+
+/** Collects the good client's figures, stops it and the server (by pid). */
+async function stopEnvironment(env: Environment): Promise<GoodClientResult | null> {
+  let result: GoodClientResult | null = null;
+  currentPhase = 'finish';
+  if (env.client.connected && env.client.exitCode === null) {
+    env.client.send({ finish: { drainMs: 5000 } } satisfies GoodClientCommand);
+    const r = await nextMessage(env.client, isMsg, 60_000, 'good client result').catch((err: unknown) => ({ error: String(err) }));
+    if ('result' in r) result = r.result;
+    else if ('error' in r) say(`good client failed: ${r.error}`);
+  }
+  await stopChild(env.client);
+  stoppingServer = true;
+  await env.server.stop();
+  say(`stopped the good client and the server (pid ${env.server.pid})`);
+  return result;
+}
+
 async function main(): Promise<void> {
   const m = machine();
   process.stdout.write(
@@ -854,79 +988,58 @@ async function main(): Promise<void> {
       `The machine is shared: the "others" CPU column is everything that is neither the server, the attackers (this process) nor the good client.\n\n`,
   );
   if (idleConnections + 500 > openFilesLimit()) throw new Error(`ulimit -n ${openFilesLimit()} is too low for ${idleConnections} idle sockets`);
-  const port = await freePort();
-  server = await startServer('switchboard', { port, env: SERVER_ENV });
-  const srv = server;
-  srv.child.once('exit', (code, signal) => {
-    if (stoppingServer) return;
-    serverGone = `${code ?? signal}`;
-    say(`THE SERVER EXITED (${serverGone}); stderr:\n${srv.stderr()}`);
-  });
+  if (quietWaitMs > 0) {
+    const busy = await waitForQuiet(quietWaitMs, quietBelow, say);
+    say(`machine busy ${fmt(busy)}% of all CPUs before the start${busy >= quietBelow ? ` (still over ${quietBelow}% after ${quietWaitMs / 1000} s: starting anyway, expect noise)` : ''}`);
+  }
   sampler = setInterval(sampleOnce, SAMPLE_MS);
-  const apiKey = readFileSync(join(srv.dataDir, 'api-key'), 'utf8').trim();
-  const tag = `${process.pid}-${Date.now()}`;
-  const good = await register(port, `good-${tag}@bench.test`, 'Good client');
-  const attacker = await register(port, `attacker-${tag}@bench.test`, 'Attacker');
-  say(`server pid ${srv.pid} on 127.0.0.1:${port} (development, data ${srv.dataDir}); good client user ${good.id}, attacker ${attacker.id}`);
-
-  client = forkLoad('abuse-client.js');
-  const goodClient = client;
-  const isMsg = (x: unknown): x is GoodClientMessage => typeof x === 'object' && x !== null && ('ready' in x || 'result' in x || 'error' in x);
-  goodClient.send({
-    start: {
-      port,
-      token: good.token,
-      channel: `user:${good.id}`,
-      apiKey,
-      pingMs,
-      publishMs,
-      healthMs,
-      maxOutstanding: 25,
-      timeoutMs: TIMEOUT_MS,
-      firstPhase: 'warm-up',
-    },
-  } satisfies GoodClientCommand);
-  const ready = await nextMessage(goodClient, isMsg, 30_000, 'good client ready');
-  if ('error' in ready) throw new Error(ready.error);
-  await sleep(2000); // warm-up, not reported
-
-  let result: GoodClientResult | null = null;
+  const results: GoodClientResult[] = [];
+  let env = await startEnvironment();
   try {
     await runPhase('baseline', 'baseline', 0, () => sleep(baselineMs));
-    if (attacks.has('1') && !serverGone) {
-      const o = await runPhase('attack 1: reply amplification', 'attack', 1, () => attackAmplification(port, attacker));
-      await settle('attack 1', o);
-    }
-    if (attacks.has('2') && !serverGone) {
-      const o = await runPhase('attack 2: nested JSON', 'attack', 0, () => attackNested(port));
-      await settle('attack 2', o);
-    }
-    if (attacks.has('3') && !serverGone) {
-      const o = await runPhase('attack 3: idle sockets', 'attack', 0, () => attackIdle(port, srv.pid));
-      await settle('attack 3', o);
+    const plan: [string, string, number, (e: Environment) => Promise<AttackOutcome>][] = [
+      ['1', 'attack 1: reply amplification', 1, (e) => attackAmplification(e.port, e.attacker)],
+      ['2', 'attack 2: nested JSON', 0, (e) => attackNested(e.port)],
+      ['3', 'attack 3: idle sockets', 0, (e) => attackIdle(e.port, e.server.pid)],
+    ];
+    for (const [id, name, accounts, attack] of plan) {
+      if (!attacks.has(id)) continue;
+      if (serverGone) {
+        // The last attack took the server down: the next one gets a fresh server and good client.
+        const r = await stopEnvironment(env);
+        if (r) results.push(r);
+        say('starting a fresh server for the next attack');
+        env = await startEnvironment();
+        await runPhase(`baseline (fresh server before attack ${id})`, 'baseline', 0, () => sleep(baselineMs));
+      }
+      const e = env;
+      const o = await runPhase(name, 'attack', accounts, () => attack(e));
+      if (serverGone) {
+        if (o) await o.teardown();
+      } else await settle(name.split(':')[0]!, o);
     }
   } finally {
-    currentPhase = 'finish';
-    if (goodClient.connected && goodClient.exitCode === null) {
-      goodClient.send({ finish: { drainMs: 5000 } } satisfies GoodClientCommand);
-      const r = await nextMessage(goodClient, isMsg, 60_000, 'good client result').catch((err: unknown) => ({ error: String(err) }));
-      if ('result' in r) result = r.result;
-      else if ('error' in r) say(`good client failed: ${r.error}`);
-    }
+    const r = await stopEnvironment(env);
+    if (r) results.push(r);
     clearInterval(sampler);
-    await stopChild(goodClient);
-    stoppingServer = true;
-    await srv.stop();
-    say('stopped the good client and the server');
   }
 
-  process.stdout.write(`\n## Abuse: per phase\n\n${mainTable(result)}\n\n`);
-  process.stdout.write(`Targets: RSS growth (peak in the phase minus RSS at its start) ≤ ${TARGET_RSS_MIB} MiB per attacking account (attacks 2 and 3 use no account and count as one attacker); good client ping p99 ≤ ${TARGET_P99_MS} ms; 0 lost.\n\n`);
-  process.stdout.write(`${detailTable(result)}\n\n`);
-  if (result) process.stdout.write(`good client: channel offsets from ${result.startOffset}, epoch changes ${result.epochChanges}${result.closedAt ? `, CLOSED: ${result.closedAt}` : ', never closed'}\n`);
-  if (serverGone) process.stdout.write(`THE SERVER EXITED during the run (${serverGone})\n`);
+  const figures = results.flatMap((r) => r.phases);
+  process.stdout.write(`\n## Abuse: per phase\n\n${mainTable(figures)}\n\n`);
+  process.stdout.write(
+    `Targets: RSS growth (peak in the phase minus RSS at its start) ≤ ${TARGET_RSS_MIB} MiB per attacking account (attacks 2 and 3 use no account and count as one attacker); good client ping p99 ≤ ${TARGET_P99_MS} ms; 0 lost.\n\n`,
+  );
+  process.stdout.write(`${detailTable(figures)}\n\n`);
+  for (const [i, r] of results.entries()) {
+    const unacked = r.phases.reduce((n, f) => n + f.unacknowledged, 0);
+    process.stdout.write(
+      `good client${results.length > 1 ? ` (server ${i + 1})` : ''}: channel offsets from ${r.startOffset}, epoch changes ${r.epochChanges}${r.closedAt ? `, CLOSED: ${r.closedAt}` : ', never closed'}; ` +
+        `${fmt(unacked)} publications arrived whose publish request got no 200 within 10 s (published late, not lost)\n`,
+    );
+  }
+  for (const d of serverDeaths) process.stdout.write(`THE SERVER EXITED at ${fmt(d.at, 1)} s during ${d.phase} (${d.exit}): ${d.error}\n`);
   if (flags.json) {
-    writeFileSync(flags.json, JSON.stringify({ machine: m, flags, phases, goodClient: result, samples }, null, 1));
+    writeFileSync(flags.json, JSON.stringify({ machine: m, flags, phases, goodClient: results, serverDeaths, samples }, null, 1));
     process.stdout.write(`raw figures: ${flags.json}\n`);
   }
 }
