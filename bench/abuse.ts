@@ -369,9 +369,8 @@ interface AttackOutcome {
 let lastCounters: ServerCounters | null = null;
 
 async function runPhase(name: string, kind: PhaseRecord['kind'], accounts: number, body: () => Promise<AttackOutcome | void>): Promise<AttackOutcome | void> {
-  const before = samples.filter((s) => s.t >= now() / 1000 - 2);
   const fresh = sampleOnce();
-  const rssStart = before.length > 0 ? median(before.map((s) => s.rss)) : (fresh?.rss ?? Number.NaN);
+  const rssStart = fresh?.rss ?? samples.at(-1)?.rss ?? Number.NaN;
   currentPhase = name;
   tellClient({ phase: name });
   const start = now();
@@ -529,27 +528,7 @@ async function attackAmplification(port: number, attacker: Account): Promise<Att
       await sleep(20);
     }
   };
-  // A client that reads nothing can still write: a pong now and then keeps the server from closing
-  // it for silence (two heartbeats, 50 s), which the paced bursts would otherwise run into.
-  const pong = clientFrame('{"op":"pong"}', { zeroMask: true });
-  const keepAlive = setInterval(() => {
-    for (const c of live) if (c.ws!.open) c.ws!.socket.write(pong);
-  }, 10_000);
-  const burstStart = now();
-  for (const c of live) {
-    stoppedEarly = unsafe();
-    if (stoppedEarly) break;
-    c.ws!.socket.write(burst);
-    c.burstAt = now();
-    detail.bursts += 1;
-    detail.requestsSent += ampRequests;
-    if (ampStaggerMs > 0) await sleep(ampStaggerMs);
-    await serverRead(c);
-  }
-  detail.burstSeconds = (now() - burstStart) / 1000;
-  say(`  attack 1: ${live.length} connected (${tallyText(detail.refusals)} refused), ${detail.bursts} bursts of ${ampRequests} history requests sent; holding ${ampHoldMs / 1000} s`);
-
-  // Hold: watch each socket's TCP state and the kernel queues.
+  // Watched after each burst and through the hold: each socket's TCP state and the kernel queues.
   const byPort = new Map(live.map((c) => [c.localPort, c]));
   // The server's side of each connection tells first: when the server closes a socket whose send
   // queue is full (nobody reads), its side goes to FIN_WAIT1 and the FIN waits behind the queued
@@ -591,6 +570,27 @@ async function attackAmplification(port: number, attacker: Account): Promise<Att
     }
     detail.kernelQueuedPeak = Math.max(detail.kernelQueuedPeak, queued);
   };
+  // A client that reads nothing can still write: a pong now and then keeps the server from closing
+  // it for silence (two heartbeats, 50 s), which the paced bursts would otherwise run into.
+  const pong = clientFrame('{"op":"pong"}', { zeroMask: true });
+  const keepAlive = setInterval(() => {
+    for (const c of live) if (c.ws!.open) c.ws!.socket.write(pong);
+  }, 10_000);
+  const burstStart = now();
+  for (const c of live) {
+    stoppedEarly = unsafe();
+    if (stoppedEarly) break;
+    c.ws!.socket.write(burst);
+    c.burstAt = now();
+    detail.bursts += 1;
+    detail.requestsSent += ampRequests;
+    if (ampStaggerMs > 0) await sleep(ampStaggerMs);
+    await serverRead(c);
+    watch();
+  }
+  detail.burstSeconds = (now() - burstStart) / 1000;
+  say(`  attack 1: ${live.length} connected (${tallyText(detail.refusals)} refused), ${detail.bursts} bursts of ${ampRequests} history requests sent; holding ${ampHoldMs / 1000} s`);
+
   const holdStart = now();
   if (!stoppedEarly) {
     while (now() - holdStart < ampHoldMs) {
@@ -624,7 +624,7 @@ async function attackAmplification(port: number, attacker: Account): Promise<Att
     ...(stoppedEarly && !serverGone && detail.bursts > 0
       ? [`≈ ${mib(perBurst)} MiB of server RSS per burst sent: all ${ampConnections} would be ≈ ${fmt((perBurst * ampConnections) / 2 ** 30, 1)} GiB`]
       : []),
-    `TCP at the hold's end: client side ${tallyText(tallyOf(live.map((c) => c.stateAtHoldEnd)))}; server side ${tallyText(tallyOf(live.map((c) => c.serverStateAtHoldEnd)))}`,
+    ...(died ? [] : [`TCP at the hold's end: client side ${tallyText(tallyOf(live.map((c) => c.stateAtHoldEnd)))}; server side ${tallyText(tallyOf(live.map((c) => c.serverStateAtHoldEnd)))}`]),
     ...(Object.keys(detail.refusals).length ? [`refused: ${tallyText(detail.refusals)}`] : []),
     ...(stoppedEarly ? [`STOPPED EARLY: ${stoppedEarly}`] : []),
   ];
@@ -699,7 +699,7 @@ async function attackNested(port: number): Promise<AttackOutcome> {
   // The frames: half pure nesting, half a request-shaped object around it; one buffer for all sockets.
   const frames = Buffer.concat(Array.from({ length: nestedFrames }, (_, i) => clientFrame(nestedFrame(nestedFrameBytes, i % 2 === 1), { zeroMask: true })));
   const sockets: RawWs[] = [];
-  const wsPart = async () => {
+  const wsOpen = async () => {
     const opened = await Promise.allSettled(Array.from({ length: nestedSockets }, () => openRawWs({ port, timeoutMs: TIMEOUT_MS, maxKeep: 4096 })));
     for (const o of opened) {
       if (o.status === 'rejected') {
@@ -711,12 +711,17 @@ async function attackNested(port: number): Promise<AttackOutcome> {
         continue;
       }
       sockets.push(o.value);
-      o.value.socket.write(frames);
     }
     detail.ws.opened = sockets.length;
-    const until = now() + nestedWaitMs;
-    while (now() < until && sockets.some((s) => s.open) && !serverGone) await sleep(100);
   };
+  const wsPart = async () => {
+    for (const s of sockets) s.socket.write(frames);
+    const until = now() + nestedWaitMs;
+    while (now() < until && sockets.some((x) => x.open) && !serverGone) await sleep(100);
+  };
+  // The sockets are opened before the login flood starts: during it, upgrades can take longer than
+  // the 10 s bound, and the frames are the point of this half. Then frames and logins go together.
+  await wsOpen();
   await Promise.all([...Array.from({ length: nestedWorkers }, worker), wsPart()]);
   agent.destroy();
   detail.http.latency = latency.summary();
