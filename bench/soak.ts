@@ -172,6 +172,10 @@ class Subscriber {
         return;
       }
       if (frame.op === 'reply' && frame.id !== undefined) {
+        // The subscribe position is taken here, not after the awaiting code resumes: ws hands over
+        // every frame of a read in the same tick, so the first publications can follow the reply
+        // before any promise continuation runs.
+        if (frame.id === 2 && frame.ok) this.next = (frame.result?.offset ?? 0) + 1;
         waiting.get(frame.id)?.(frame);
         return;
       }
@@ -210,8 +214,7 @@ class Subscriber {
       return reply;
     };
     await call(1, { op: 'connect', token: this.token });
-    const sub = await call(2, { op: 'subscribe', channel: this.channel });
-    this.next = (sub.result?.offset ?? 0) + 1;
+    await call(2, { op: 'subscribe', channel: this.channel });
     this.ready = true;
   }
 
