@@ -5,40 +5,47 @@
  * 1. One server: `node dist/src/cli.js serve` (common.ts startServer: 127.0.0.1, a free port, a
  *    fresh temporary data folder, LOG_LEVEL=warn) in development mode, so the demo shop loads and
  *    the server generates its publish API key into `<data dir>/api-key`, which the bench reads.
- *    Every limit is the default. VmRSS from /proc/<pid>/status every 250 ms, all run long.
+ *    Every limit is the default. VmRSS from /proc/<pid>/status every 250 ms, all run long. Before
+ *    it starts, the bench waits (bounded by `--quiet-wait`) for other processes to leave the CPUs.
  * 2. The well-behaved client (bench/abuse-client.ts, its own process and its own registered
  *    account) runs throughout: pings every 20 ms, a publication every 50 ms on its `user:<id>`
  *    channel through the publish API checked for loss, duplicates and order, /healthz every 250 ms.
- * 3. Phases, each followed by a settle pause (the attack's connections are torn down there):
+ * 3. Phases, each attack followed by a settle pause (the attack's connections are torn down there):
  *    - baseline: `--baseline` s of quiet;
  *    - attack 1, reply amplification: one self-registered customer fills `--channel` (history of
- *      100) with 100 publications of `--amp-payload` bytes over the WebSocket publish op, then
- *      opens `--amp-connections` (32, the per-user cap) connections that authenticate and then
+ *      100) with `--amp-fill` publications of `--amp-payload` bytes over the WebSocket publish op,
+ *      then opens `--amp-connections` (32, the per-user cap) connections that authenticate and then
  *      never read (the socket is paused), and on each writes `--amp-requests` (50) `history`
- *      requests with limit 1000 in a single write; held `--amp-hold` s. The TCP state of each
- *      attacking socket (/proc/net/tcp) shows whether and when the server closed it; after the
- *      hold they are read for `--amp-drain` s (close frames) and destroyed;
- *    - attack 2, nested JSON: `--nested-workers` (20) parallel `POST /api/auth/login` of a 1 MiB
- *      body of ~500,000 nested arrays for `--nested-seconds` s, and at the same time
- *      `--nested-sockets` (40) unauthenticated WebSockets each writing 100 frames of 64 KiB of
- *      nested JSON at once, read until the server closes them;
+ *      requests with limit 1000 in a single write; held `--amp-hold` s. Not reading does not stop
+ *      them writing: each sends a pong every 10 s, so the server cannot close them for silence
+ *      (two heartbeats, 50 s). The TCP state of both ends of each connection (/proc/net/tcp) shows
+ *      whether and when the server closed it; after the hold they are read for `--amp-drain` s
+ *      (close frames) and destroyed;
+ *    - attack 2, nested JSON: `--nested-sockets` (40) unauthenticated WebSockets are opened, then
+ *      each writes `--nested-frames` (100) frames of 64 KiB of nested JSON at once (half pure
+ *      `[[[…]]]`, half a ping request carrying it) and is read until the server closes it, while
+ *      `--nested-workers` (20) parallel `POST /api/auth/login` of a 1 MiB body of ~500,000 nested
+ *      arrays run for `--nested-seconds` s;
  *    - attack 3, idle sockets: `--idle-connections` (1,000) TCP connections that never send a
  *      byte, held until the server closes them or `--idle-hold` s pass.
+ *    If an attack kills the server, that is recorded (exit, the fatal line of its stderr), and the
+ *    next attack gets a fresh server, accounts and good client after a baseline of its own.
  * 4. Per phase: server RSS peak minus its RSS at the phase start, the good client's ping
- *    p50/p99/max, /healthz max, lost and duplicated publications, server and other CPU; per attack
- *    what happened to the attacker's connections and requests.
+ *    p50/p99/max, /healthz max, lost and duplicated publications, server and other CPU, the
+ *    closes the server made by code (its /metrics); per attack what happened to the attacker's
+ *    connections and requests.
  *
- * Safety: attack 1 can make the server allocate far more than the machine has (a quick run showed
- * ~2.4 bytes of RSS per byte of reply asked for: 32 x 50 x 5.7 MiB would be ~20 GiB). The server
- * builds every reply of a burst once it has read it, so the bursts go out one connection at a time:
- * the next once the server has read the previous one (its receive queue for that socket, in
- * /proc/net/tcp, is empty) and at least `--amp-stagger` ms later. Before each burst and during the
- * hold, a server over `--rss-cap` MiB or a machine under `--min-available` MiB available ends the
- * attack at once (its sockets destroyed), and the figures say so, with the RSS per burst and what
- * all bursts would have taken. Every wait is bounded, every process is stopped by its pid.
+ * Safety: attack 1 can make the server allocate more than the machine has (32 x 50 replies of
+ * 5.7 MiB). The server builds every reply of a burst once it has read it, so the bursts go out one
+ * connection at a time: the next once the server has read the previous one (its receive queue for
+ * that socket, in /proc/net/tcp, is empty) and at least `--amp-stagger` ms later. Before each burst
+ * and during the hold, a server over `--rss-cap` MiB or a machine under `--min-available` MiB
+ * available ends the attack at once (its sockets destroyed), and the figures say so, with the RSS
+ * per burst and what all bursts would have taken. Every wait is bounded, every process is stopped
+ * by its pid.
  *
- *   npm run bench:abuse                 # ~5 min
- *   npm run bench:abuse -- --quick      # every phase short and attack 1 small: the pipeline in ~1 min
+ *   npm run bench:abuse                 # ~4 min
+ *   npm run bench:abuse -- --quick      # every phase short and every attack small: the pipeline in ~1.5 min
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
@@ -860,6 +867,15 @@ function verdictRss(p: PhaseRecord): string {
   return `${fmt(growth, 1)} ${growth <= limit ? 'pass' : 'FAIL'}`;
 }
 
+/** Lost publications; the target (0 lost) also fails when the good client was cut off (its
+ * connection closed, or the server died), since it then stops counting what it misses. */
+function lostCell(p: PhaseRecord, f: PhaseFigures): string {
+  const unacked = f.published - f.acked;
+  const cutOff = f.closes.length > 0 || serverDeaths.some((d) => d.phase === p.name);
+  const verdict = p.kind === 'attack' ? (f.lost === 0 && !cutOff ? ' pass' : ' FAIL') : '';
+  return `${fmt(f.lost)}${verdict}${cutOff ? ' (cut off)' : ''}${unacked > 0 ? `; ${fmt(unacked)} not acked` : ''}`;
+}
+
 function mainTable(figures: PhaseFigures[]): string {
   const byName = new Map(figures.map((f) => [f.phase, f]));
   const rows = phases.map((p) => {
@@ -879,7 +895,7 @@ function mainTable(figures: PhaseFigures[]): string {
       verdictRss(p),
       ping ? `${fmt(ping.p50, 1)} / ${fmt(ping.p99, 1)}${p.kind === 'attack' ? (p99ok ? ' pass' : ' FAIL') : ''} / ${fmt(ping.max)}` : 'n/a',
       healthMax,
-      f ? `${fmt(f.lost)}${p.kind === 'attack' ? (f.lost === 0 ? ' pass' : ' FAIL') : ''}` : 'n/a',
+      f ? lostCell(p, f) : 'n/a',
       f ? fmt(f.duplicated + f.outOfOrder) : 'n/a',
       notes.join('; '),
     ];
