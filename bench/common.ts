@@ -175,6 +175,9 @@ export interface ServerProcess {
   child: ChildProcess;
   pid: number;
   port: number;
+  /** The server's temporary data folder (SWITCHBOARD_DATA; removed by stop()). In development
+   * the server generates its API key into `<dataDir>/api-key` when none is given. */
+  dataDir: string;
   stop(): Promise<void>;
   /** Asks the process for a full GC (handled by server-hook) and returns its memoryUsage. */
   gc(): Promise<NodeJS.MemoryUsage>;
@@ -254,6 +257,7 @@ export async function startServer(target: Target, options: ServerOptions): Promi
     child,
     pid: child.pid!,
     port: options.port,
+    dataDir,
     stderr: () => stderr,
     stop: async () => {
       await stopChild(child);
