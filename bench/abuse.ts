@@ -95,6 +95,9 @@ const spec = {
   'amp-stagger': { default: '50', help: 'attack 1: at least this many ms between one connection\'s burst and the next (the next also waits until the server has read the previous one; the safety cap is checked in between)' },
   'amp-hold': { default: '20', help: 'attack 1: seconds the connections are held without reading, after the last burst' },
   'amp-drain': { default: '3', help: 'attack 1: seconds the attacking sockets are read at the end (close frames) before they are destroyed' },
+  'server-cpus': { default: '', help: 'pin the server to these CPUs (taskset list, e.g. 0); with --client-cpus and the bench itself run under `taskset -c 1`, the attacker gets a core of its own, as it would on another machine' },
+  'client-cpus': { default: '', help: 'pin the well-behaved client to these CPUs (e.g. 0)' },
+  'attacker-address': { default: '127.0.0.2', help: 'local address the attacks come from; the good client and the health probes use 127.0.0.1, as a health checker has its own address in production (per-address caps apply to the attacker, not to them)' },
   'nested-seconds': { default: '10', help: 'attack 2: seconds of nested-JSON login requests' },
   'nested-workers': { default: '20', help: 'attack 2: parallel login requests' },
   'nested-depth': { default: '500000', help: 'attack 2: nesting depth of the login body (2 bytes per level: 500,000 is 1,000,000 bytes, under the 1 MiB body limit)' },
@@ -140,6 +143,11 @@ for (const a of attacks) if (!['1', '2', '3'].includes(a)) throw new Error(`--at
 const baselineMs = numFlag(flags, 'baseline', 1, 600) * 1000;
 const settleMs = numFlag(flags, 'settle', 0, 600) * 1000;
 const channel = flags.channel;
+const attackerAddress = flags['attacker-address'];
+const serverCpus = flags['server-cpus'] ?? '';
+const clientCpus = flags['client-cpus'] ?? '';
+for (const cpus of [serverCpus, clientCpus]) if (!/^[0-9,-]*$/.test(cpus)) throw new Error(`--server-cpus and --client-cpus take a CPU list such as 0 or 0-1 (got '${cpus}')`);
+if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(attackerAddress ?? '')) throw new Error(`--attacker-address must be a loopback address (127.x.y.z), got '${attackerAddress}'`);
 if (!/^[a-z][a-z0-9_-]{0,31}:[A-Za-z0-9_\-.@=#/,]{1,200}$/.test(channel)) throw new Error(`--channel '${channel}' is not a namespace:key channel name`);
 const ampFill = intFlag(flags, 'amp-fill', 0, 10_000);
 const ampPayload = intFlag(flags, 'amp-payload', 1, 1_000_000);
@@ -174,7 +182,16 @@ const TARGET_P99_MS = 50;
 
 /** Development mode: demo data, the sandbox, and an API key generated into the data folder (an
  * empty SWITCHBOARD_API_KEY counts as unset). The JWT secret stays common.ts's fixed one. */
-const SERVER_ENV = { SWITCHBOARD_ENV: 'development', NODE_ENV: 'development', SWITCHBOARD_API_KEY: '' };
+// The per-address limits at their defaults (empty: unset), unlike the throughput benches: here
+// they are what is being measured.
+const SERVER_ENV = {
+  SWITCHBOARD_ENV: 'development',
+  NODE_ENV: 'development',
+  SWITCHBOARD_API_KEY: '',
+  SWITCHBOARD_MAX_CONNECTIONS_PER_ADDRESS: '',
+  SWITCHBOARD_MAX_PENDING_PER_ADDRESS: '',
+  SWITCHBOARD_CONNECTIONS_PER_SECOND_PER_ADDRESS: '',
+};
 
 const bail = guardProcess(maxSeconds);
 const t0 = performance.now();
@@ -465,7 +482,7 @@ async function attackAmplification(port: number, attacker: Account): Promise<Att
 
   // Fill the channel's history through the client publish op, paced under the 50/s rate limit.
   const fillStart = now();
-  const filler = await openRawWs({ port, timeoutMs: TIMEOUT_MS });
+  const filler = await openRawWs({ port, timeoutMs: TIMEOUT_MS, localAddress: attackerAddress });
   if (filler.status !== 101) throw new Error(`attack 1: the filler's upgrade was answered ${filler.refusal}`);
   await filler.call({ op: 'connect', id: 1, token: attacker.token }, TIMEOUT_MS);
   const pad = 'x'.repeat(ampPayload);
@@ -497,7 +514,7 @@ async function attackAmplification(port: number, attacker: Account): Promise<Att
     Array.from({ length: ampConnections }, async (_, index): Promise<AmpConnection> => {
       const c: AmpConnection = { index, ws: null, refused: null, localPort: 0, burstAt: null, serverClosedAfter: null, serverClosedHow: null, stateAtHoldEnd: '', serverStateAtHoldEnd: '', kernelQueuedPeak: 0, closeCode: null, drainedBytes: 0 };
       try {
-        const ws = await openRawWs({ port, timeoutMs: TIMEOUT_MS });
+        const ws = await openRawWs({ port, timeoutMs: TIMEOUT_MS, localAddress: attackerAddress });
         if (ws.status !== 101) {
           c.refused = `upgrade ${ws.refusal}`;
           return c;
@@ -696,7 +713,7 @@ async function attackNested(port: number): Promise<AttackOutcome> {
   const deadline = now() + nestedMs;
   const worker = async () => {
     for (let i = 0; i < 1_000_000 && now() < deadline && !serverGone; i++) {
-      const r = await httpRequest({ port, method: 'POST', path: '/api/auth/login', headers: { 'content-type': 'application/json' }, body, timeoutMs: 15_000, agent });
+      const r = await httpRequest({ port, method: 'POST', path: '/api/auth/login', headers: { 'content-type': 'application/json' }, body, timeoutMs: 15_000, agent, localAddress: attackerAddress });
       detail.http.requests += 1;
       tally(detail.http.outcomes, outcomeOf(r));
       latency.record(r.ms);
@@ -707,7 +724,7 @@ async function attackNested(port: number): Promise<AttackOutcome> {
   const frames = Buffer.concat(Array.from({ length: nestedFrames }, (_, i) => clientFrame(nestedFrame(nestedFrameBytes, i % 2 === 1), { zeroMask: true })));
   const sockets: RawWs[] = [];
   const wsOpen = async () => {
-    const opened = await Promise.allSettled(Array.from({ length: nestedSockets }, () => openRawWs({ port, timeoutMs: TIMEOUT_MS, maxKeep: 4096 })));
+    const opened = await Promise.allSettled(Array.from({ length: nestedSockets }, () => openRawWs({ port, timeoutMs: TIMEOUT_MS, maxKeep: 4096, localAddress: attackerAddress })));
     for (const o of opened) {
       if (o.status === 'rejected') {
         tally(detail.ws.upgradeRefusals, o.reason instanceof Error ? o.reason.message : String(o.reason));
@@ -771,7 +788,7 @@ async function attackIdle(port: number, pid: number): Promise<AttackOutcome> {
   const list: IdleSocket[] = [];
   const connectOne = () =>
     new Promise<void>((resolve) => {
-      const socket = tcpConnect({ host: '127.0.0.1', port });
+      const socket = tcpConnect({ host: '127.0.0.1', port, localAddress: attackerAddress });
       const s: IdleSocket = { socket, connectedAt: null, closedAt: null, byUs: false, firstLine: '', bytes: 0, error: null };
       list.push(s);
       const timer = setTimeout(() => {
@@ -955,7 +972,7 @@ async function startEnvironment(): Promise<Environment> {
   const port = await freePort();
   serverGone = null;
   stoppingServer = false;
-  const srv = await startServer('switchboard', { port, env: SERVER_ENV });
+  const srv = await startServer('switchboard', { port, env: SERVER_ENV, ...(serverCpus ? { cpus: serverCpus } : {}) });
   server = srv;
   srv.child.once('exit', (code, signal) => {
     if (stoppingServer) return;
@@ -969,7 +986,7 @@ async function startEnvironment(): Promise<Environment> {
   const good = await register(port, `good-${tag}@bench.test`, 'Good client');
   const attacker = await register(port, `attacker-${tag}@bench.test`, 'Attacker');
   say(`server pid ${srv.pid} on 127.0.0.1:${port} (development, data ${srv.dataDir}); good client user ${good.id}, attacker ${attacker.id}`);
-  const c = forkLoad('abuse-client.js');
+  const c = forkLoad('abuse-client.js', clientCpus ? { cpus: clientCpus } : {});
   client = c;
   c.send({
     start: { port, token: good.token, channel: `user:${good.id}`, apiKey, pingMs, publishMs, healthMs, maxOutstanding: 25, timeoutMs: TIMEOUT_MS, firstPhase: 'warm-up' },

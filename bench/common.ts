@@ -229,6 +229,11 @@ export async function startServer(target: Target, options: ServerOptions): Promi
     SWITCHBOARD_API_KEY: BENCH_API_KEY,
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
+    // A bench's thousands of clients all come from 127.0.0.1, where a deployment's come from
+    // thousands of addresses: the per-address caps would measure the bench, not the node.
+    SWITCHBOARD_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
+    SWITCHBOARD_MAX_PENDING_PER_ADDRESS: '1000000',
+    SWITCHBOARD_CONNECTIONS_PER_SECOND_PER_ADDRESS: '1000000',
     ...options.env,
   };
   const script = target === 'switchboard' ? CLI : BASELINE;

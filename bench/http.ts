@@ -26,6 +26,8 @@ export interface HttpOptions {
   agent?: Agent | false;
   /** Keep at most this much of the answer's body (the rest is read and dropped). */
   maxBody?: number;
+  /** The local address to connect from (any of 127.0.0.0/8 on Linux). */
+  localAddress?: string;
 }
 
 /** One request; resolves with the status (0 if none came in time) and never rejects. */
@@ -43,7 +45,7 @@ export function httpRequest(options: HttpOptions): Promise<HttpResult> {
     const headers: Record<string, string | number> = { ...options.headers };
     if (options.body !== undefined) headers['content-length'] = Buffer.byteLength(options.body);
     const req = request(
-      { host: '127.0.0.1', port: options.port, method: options.method, path: options.path, headers, agent: options.agent ?? undefined },
+      { host: '127.0.0.1', port: options.port, method: options.method, path: options.path, headers, agent: options.agent ?? undefined, ...(options.localAddress ? { localAddress: options.localAddress } : {}) },
       (res) => {
         const chunks: Buffer[] = [];
         let kept = 0;

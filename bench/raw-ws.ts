@@ -147,6 +147,8 @@ export interface RawWsOptions {
   timeoutMs: number;
   /** Text frames larger than this are counted, not kept. */
   maxKeep?: number;
+  /** The local address to connect from (any of 127.0.0.0/8 on Linux): an attacker is not the health checker. */
+  localAddress?: string;
 }
 
 type Reply = { op: string; id?: number; ok?: boolean; error?: { code?: string }; result?: unknown };
@@ -294,7 +296,7 @@ export function openRawWs(options: RawWsOptions): Promise<RawWs> {
   const path = options.path ?? '/ws';
   const key = randomBytes(16).toString('base64');
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port: options.port });
+    const socket = connect({ host: '127.0.0.1', port: options.port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
     socket.setNoDelay(true);
     const ws = new RawWs(socket, options.maxKeep ?? 64 * 1024);
     let header: Buffer = EMPTY;

@@ -3,7 +3,9 @@ import { openConfiguredDatabase, type Database } from './core/db/database.js';
 import { migrateToLatest } from './core/db/migrate.js';
 import { installDefaultChannels } from './core/defaults.js';
 import { transact, type Domain } from './core/domain/context.js';
+import type { FastifyRequest } from 'fastify';
 import { Api } from './core/http/api.js';
+import { AddressThrottle } from './core/http/throttle.js';
 import { createLogger } from './core/logger.js';
 import { checkModules, type SwitchboardModule } from './core/module.js';
 import { OutboxDispatcher, type DispatcherOptions } from './core/outbox/dispatcher.js';
@@ -60,7 +62,9 @@ export async function createApp(options: AppOptions): Promise<App> {
     wakeOutbox: () => dispatcher.wake(),
     crashAfterCommit: options.crashAfterCommit ?? false,
   };
-  const api = new Api(sb.http, sb.tokens, database.db);
+  const { publicRequestsPerSecond } = config.limits;
+  const throttle = { limit: new AddressThrottle(publicRequestsPerSecond, Math.max(1, Math.round(publicRequestsPerSecond * 4))), clientAddress: (req: FastifyRequest) => sb.clientAddress(req) };
+  const api = new Api(sb.http, sb.tokens, database.db, throttle);
   const services = new Map<string, unknown>();
   for (const module of modules) {
     services.set(module.name, await module.install({ sb, api, domain, config, log: log.child({ module: module.name }), services }));

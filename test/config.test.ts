@@ -60,8 +60,10 @@ void describe('loadConfig', () => {
       maxConnectionsPerAddress: 512,
       maxPendingPerAddress: 256,
       maxPending: 0,
+      connectionsPerSecondPerAddress: 200,
       requestTimeoutMs: 5_000,
       keepAliveTimeoutMs: 5_000,
+      publicRequestsPerSecond: 5,
       heartbeatMs: 25_000,
       tokenGraceMs: 10_000,
       authTimeoutMs: 10_000,
@@ -108,9 +110,11 @@ void describe('loadConfig', () => {
       SWITCHBOARD_MAX_CONNECTIONS_PER_ADDRESS: '10',
       SWITCHBOARD_MAX_PENDING_PER_ADDRESS: '5',
       SWITCHBOARD_MAX_PENDING: '50',
+      SWITCHBOARD_CONNECTIONS_PER_SECOND_PER_ADDRESS: '25',
       SWITCHBOARD_REQUEST_TIMEOUT_MS: '2000',
       SWITCHBOARD_KEEP_ALIVE_TIMEOUT_MS: '65000',
       SWITCHBOARD_TRUSTED_PROXIES: 'loopback, 10.0.0.0/8,fd00::1',
+      SWITCHBOARD_PUBLIC_REQUESTS_PER_SECOND: '0.5',
       SWITCHBOARD_HEARTBEAT_MS: '100',
       SWITCHBOARD_TOKEN_GRACE_MS: '0',
       SWITCHBOARD_AUTH_TIMEOUT_MS: '250',
@@ -160,8 +164,10 @@ void describe('loadConfig', () => {
         maxConnectionsPerAddress: 10,
         maxPendingPerAddress: 5,
         maxPending: 50,
+        connectionsPerSecondPerAddress: 25,
         requestTimeoutMs: 2000,
         keepAliveTimeoutMs: 65000,
+        publicRequestsPerSecond: 0.5,
         heartbeatMs: 100,
         tokenGraceMs: 0,
         authTimeoutMs: 250,
@@ -322,6 +328,6 @@ void describe('loadConfig', () => {
     ] as const) {
       assert.ok(settings.some((s) => s.env === env && s.flag === flag), env);
     }
-    assert.equal(settings.length, 44);
+    assert.equal(settings.length, 46);
   });
 });

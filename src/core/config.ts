@@ -68,10 +68,16 @@ export interface Limits {
   maxPendingPerAddress: number;
   /** The same for the whole node; 0: from the file limit. At the cap the oldest is dropped. */
   maxPending: number;
+  /** New TCP connections per second per client address (bursts of twice as many); over it a
+   * connection is cut at accept, before anything is read. */
+  connectionsPerSecondPerAddress: number;
   /** A socket must send a complete request (or upgrade) within this; idle sockets are dropped. */
   requestTimeoutMs: number;
   /** An idle HTTP keep-alive socket is closed after this. */
   keepAliveTimeoutMs: number;
+  /** Requests per second per client address to the throttled public routes (sign-in,
+   * registration), with bursts of four times as many. */
+  publicRequestsPerSecond: number;
   heartbeatMs: number;
   tokenGraceMs: number;
   authTimeoutMs: number;
@@ -119,8 +125,10 @@ const settings = {
   maxConnectionsPerAddress: { env: 'SWITCHBOARD_MAX_CONNECTIONS_PER_ADDRESS', flag: 'max-connections-per-address', schema: z.coerce.number().int().min(1) },
   maxPendingPerAddress: { env: 'SWITCHBOARD_MAX_PENDING_PER_ADDRESS', flag: 'max-pending-per-address', schema: z.coerce.number().int().min(1) },
   maxPending: { env: 'SWITCHBOARD_MAX_PENDING', flag: 'max-pending', schema: z.coerce.number().int().min(0) },
+  connectionsPerSecondPerAddress: { env: 'SWITCHBOARD_CONNECTIONS_PER_SECOND_PER_ADDRESS', flag: 'connections-per-second-per-address', schema: z.coerce.number().positive() },
   requestTimeoutMs: { env: 'SWITCHBOARD_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', schema: z.coerce.number().int().min(100) },
   keepAliveTimeoutMs: { env: 'SWITCHBOARD_KEEP_ALIVE_TIMEOUT_MS', flag: 'keep-alive-timeout-ms', schema: z.coerce.number().int().min(100) },
+  publicRequestsPerSecond: { env: 'SWITCHBOARD_PUBLIC_REQUESTS_PER_SECOND', flag: 'public-requests-per-second', schema: z.coerce.number().positive() },
   trustedProxies: {
     env: 'SWITCHBOARD_TRUSTED_PROXIES',
     flag: 'trusted-proxies',
@@ -161,8 +169,12 @@ export const defaultLimits: Limits = {
   // A backend calling the REST API with a pool of 100 connections is one address too.
   maxPendingPerAddress: 256,
   maxPending: 0,
+  // A reconnect storm of a few hundred users behind one address passes in a couple of seconds.
+  connectionsPerSecondPerAddress: 200,
   requestTimeoutMs: 5_000,
   keepAliveTimeoutMs: 5_000,
+  // A person signs in once; an office behind one address at nine in the morning, a few a second.
+  publicRequestsPerSecond: 5,
   heartbeatMs: 25_000,
   tokenGraceMs: 10_000,
   authTimeoutMs: 10_000,
@@ -239,8 +251,10 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
       maxConnectionsPerAddress: parsed.maxConnectionsPerAddress ?? defaultLimits.maxConnectionsPerAddress,
       maxPendingPerAddress: parsed.maxPendingPerAddress ?? defaultLimits.maxPendingPerAddress,
       maxPending: parsed.maxPending ?? defaultLimits.maxPending,
+      connectionsPerSecondPerAddress: parsed.connectionsPerSecondPerAddress ?? defaultLimits.connectionsPerSecondPerAddress,
       requestTimeoutMs: parsed.requestTimeoutMs ?? defaultLimits.requestTimeoutMs,
       keepAliveTimeoutMs: parsed.keepAliveTimeoutMs ?? defaultLimits.keepAliveTimeoutMs,
+      publicRequestsPerSecond: parsed.publicRequestsPerSecond ?? defaultLimits.publicRequestsPerSecond,
       heartbeatMs: parsed.heartbeatMs ?? defaultLimits.heartbeatMs,
       tokenGraceMs: parsed.tokenGraceMs ?? defaultLimits.tokenGraceMs,
       authTimeoutMs: parsed.authTimeoutMs ?? defaultLimits.authTimeoutMs,

@@ -73,6 +73,8 @@ export class Switchboard {
   readonly gateway: Gateway;
   readonly http: FastifyInstance;
   readonly admission: Admission;
+  /** Who the client of a request is, behind trusted proxies. */
+  readonly proxies: TrustedProxies;
   readonly #backends: Backends;
   #closing: Promise<void> | null = null;
   #closeHooks: (() => Promise<void>)[] = [];
@@ -94,6 +96,7 @@ export class Switchboard {
     });
     this.hub = new Hub(layer, presence, this.namespaces, this.metrics, log);
     const proxies = new TrustedProxies(config.trustedProxies);
+    this.proxies = proxies;
     this.admission = new Admission(config.limits, proxies);
     this.gateway = new Gateway(this.hub, tokens, this.routes, this.metrics, log, {
       limits: config.limits,
@@ -150,6 +153,11 @@ export class Switchboard {
   async revokeUser(user: string): Promise<void> {
     const { channel, event, data } = accountRevokedEvent(user);
     await this.hub.publish(channel, event, data);
+  }
+
+  /** The client address of an HTTP request (X-Forwarded-For only from trusted proxies). */
+  clientAddress(req: { socket: { remoteAddress?: string | undefined }; headers: Record<string, string | string[] | undefined> }): string {
+    return this.proxies.clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']);
   }
 
   defineNamespace(name: string, options: NamespaceOptions): this {

@@ -165,6 +165,8 @@ export class Cluster {
       SWITCHBOARD_SHUTDOWN_GRACE_MS: '1000',
       REDIS_URL,
       SWITCHBOARD_REDIS_PREFIX: this.prefix,
+      // Every test client is 127.0.0.1, and a failover sends them all back at once.
+      SWITCHBOARD_CONNECTIONS_PER_SECOND_PER_ADDRESS: '1000000',
       ...this.options.env,
     };
     const child = spawn(process.execPath, ['--enable-source-maps', CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -5,7 +5,7 @@ import { TestClient } from '../../src/core/testing/index.js';
 import { jsonTooDeep } from '../../src/core/util/json-depth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connectAs, expectOk } from '../protocol/support.js';
-import { WsTestClient, withToken } from '../helpers/ws-client.js';
+import { waitFor, WsTestClient, withToken } from '../helpers/ws-client.js';
 
 const nested = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
 
@@ -89,6 +89,8 @@ void describe('before connect, and deep JSON anywhere', () => {
   });
 
   void test('unauthenticated WebSockets per address are capped at the upgrade (429); authenticating frees the slot', async () => {
+    // Connections the tests before closed for abuse are cut a second later, not at once.
+    await waitFor(() => [...server.sb.gateway.sessions].every((s) => s.authenticated), 3000, 'earlier unauthenticated connections to go');
     const waiting: WsTestClient[] = [];
     for (let i = 0; i < 5; i++) waiting.push(await WsTestClient.open(server.wsUrl));
     const refused = await WsTestClient.refused(server.wsUrl);
@@ -119,5 +121,25 @@ void describe('before connect, and deep JSON anywhere', () => {
       body: JSON.stringify({ channel: 'room:x', event: 'e', data: JSON.parse(nested(20)) as unknown }),
     });
     assert.equal(ok.status, 200);
+  });
+});
+
+void describe('sign-in and registration are throttled per client address', () => {
+  void test('past the burst a login answers 429 before its body is read, and closes the socket', async () => {
+    const { startApp } = await import('../helpers/app.js');
+    const t = await startApp({ engine: 'sqlite', limits: { publicRequestsPerSecond: 2 } });
+    try {
+      const login = (headers: Record<string, string> = {}) => t.request('POST', '/api/auth/login', { body: { email: 'customer@demo.test', password: 'wrong-password' }, headers });
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++) statuses.push((await login()).status);
+      assert.deepEqual(statuses.slice(0, 8), Array<number>(8).fill(401), 'a burst of four seconds\' worth passes');
+      const refused = await login();
+      assert.equal(refused.status, 429);
+      assert.equal(refused.body.error.code, 'rate_limited');
+      assert.ok(Number(refused.headers['retry-after']) >= 1);
+      assert.equal(refused.headers.connection, 'close');
+    } finally {
+      await t.close();
+    }
   });
 });

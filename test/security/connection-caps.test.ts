@@ -182,3 +182,18 @@ void describe('a node with a small file limit', () => {
     for (const s of idle) s.destroy();
   });
 });
+
+void describe('the connection rate per address', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer({ limits: { connectionsPerSecondPerAddress: 5 } });
+  });
+  after(async () => server.close());
+
+  void test('past a burst of new connections from one address, more are cut at accept; another address is not', async () => {
+    const results = await Promise.all(Array.from({ length: 30 }, () => healthz(server.url, '127.0.4.1').catch(() => 0)));
+    const served = results.filter((s) => s === 200).length;
+    assert.ok(served >= 10 && served < 30, `a burst of 10 (twice the rate) was served, the rest cut: ${served} of 30`);
+    assert.equal(await healthz(server.url, '127.0.4.2'), 200);
+  });
+});

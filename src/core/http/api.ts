@@ -7,6 +7,7 @@ import { IdempotencyRace, idempotencyScope, type IdempotencyClaim } from '../dom
 import type { UserInfo } from '@switchboard/client/protocol';
 import { nowIso } from '../db/ids.js';
 import { HttpError } from './errors.js';
+import type { AddressThrottle } from './throttle.js';
 import { parseBody, PUBLIC_BODY_LIMIT } from './app.js';
 
 /** Who is calling, from the bearer token: an account with its role and tenant. */
@@ -58,6 +59,9 @@ export interface RouteDef<B, Q, P, A extends Auth> {
   errors?: Record<number, string>;
   /** The route reads its raw body itself (signature checks); `body` is not parsed by zod. */
   rawBody?: boolean;
+  /** Limited per client address (`SWITCHBOARD_PUBLIC_REQUESTS_PER_SECOND`), before the body is
+   * read: for routes anyone may call that a stranger could hammer (sign-in, registration). */
+  throttled?: boolean;
   handler(ctx: HandlerContext<B, Q, P, A>): Promise<unknown>;
 }
 
@@ -80,8 +84,26 @@ export class Api {
     readonly app: FastifyInstance,
     private readonly tokens: TokenService,
     private readonly db: Db,
+    private readonly throttle: { limit: AddressThrottle; clientAddress: (req: FastifyRequest) => string } | null = null,
   ) {
     app.get('/api/openapi.json', async () => this.openapi());
+  }
+
+  /** Refuses a client address over its rate (429) before the body is read; the socket is closed
+   * rather than drained, so a flood of large bodies costs their headers only. */
+  #throttled({ limit, clientAddress }: NonNullable<Api['throttle']>) {
+    // Answered directly, not thrown: a flood is thousands of these a second, and an Error's stack
+    // trace was a twentieth of the node's time under one.
+    const refusal = JSON.stringify({ error: { code: 'rate_limited', message: `too many requests from your address (at most ${limit.perSecond} a second); try again in a moment`, details: {} } });
+    return (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+      if (limit.allow(clientAddress(req))) {
+        done();
+        return;
+      }
+      // Its body is not read: the socket goes as soon as the answer is out, not after draining it.
+      reply.raw.once('finish', () => req.raw.socket.destroy());
+      void reply.code(429).header('connection', 'close').header('retry-after', String(limit.retryAfterSeconds)).type('application/json').send(refusal);
+    };
   }
 
   /** Installs how tokens map to accounts (the accounts module's). */
@@ -95,6 +117,7 @@ export class Api {
       method: def.method,
       url: def.url,
       ...(def.auth === 'none' ? { bodyLimit: PUBLIC_BODY_LIMIT } : {}),
+      ...(def.throttled && this.throttle ? { onRequest: this.#throttled(this.throttle) } : {}),
       handler: async (req, reply) => {
         const user = await this.#authenticate(req, def.auth);
         const params = def.params ? noNul(parse(def.params, req.params, 'path'), 'path') : (undefined as P);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import type { Limits } from '../config.js';
 import { normalizeAddress, type TrustedProxies } from '../http/client-address.js';
+import { AddressThrottle } from '../http/throttle.js';
 
 /** File descriptors kept out of the connection caps: the database, Redis, logs, and the health,
  * readiness and metrics requests that must answer while the node is full. */
@@ -53,12 +54,16 @@ export class Admission {
   readonly #addressOf = new WeakMap<Socket, string>();
   readonly #websockets = new Map<string, { all: number; unauthenticated: number }>();
 
+  /** New connections per second per address: a flood is cut at accept, before a byte is read. */
+  readonly #connectRate: AddressThrottle;
+
   constructor(
     private readonly limits: Limits,
     private readonly proxies: TrustedProxies,
     fileLimit: number | null = openFileLimit(),
   ) {
     this.caps = resolveCaps(limits, fileLimit);
+    this.#connectRate = new AddressThrottle(limits.connectionsPerSecondPerAddress, limits.connectionsPerSecondPerAddress * 2);
   }
 
   get pendingSockets(): number {
@@ -71,7 +76,7 @@ export class Admission {
     // A trusted proxy carries many clients: their share is counted per client at the upgrade.
     if (!this.proxies.trusts(peer)) {
       const count = this.#pendingByAddress.get(peer) ?? 0;
-      if (count >= this.limits.maxPendingPerAddress) {
+      if (count >= this.limits.maxPendingPerAddress || !this.#connectRate.allow(peer)) {
         socket.destroy();
         return false;
       }

@@ -13,6 +13,11 @@ export class TokenBucket {
     this.#updatedAt = now;
   }
 
+  /** When a token was last taken (ms). */
+  get updatedAt(): number {
+    return this.#updatedAt;
+  }
+
   /** Takes one token. Returns the balance after: >= 0 allowed, < 0 refused (and how deep in debt
    * the sender is, which is how a flood is told from a burst). Debt is capped at -burst. */
   take(now: number): number {

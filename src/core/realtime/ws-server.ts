@@ -12,6 +12,18 @@ import type { Transport } from './transport.js';
 const TEXT = { binary: false } as const;
 /** After a close frame is queued, how long a socket may take to finish before it is cut. */
 const CLOSE_TIMEOUT_MS = 3000;
+/** Closes for abuse (a frame too big, a flood, a broken protocol): the node stops reading at once
+ * rather than read on, looking for the client's close frame, whatever it keeps sending (40 such
+ * sockets once made the node read 256 MB in half a second), and cuts the socket soon after. */
+const ABUSE_CLOSES = new Set([1009, 4003, 4503]);
+const ABUSE_CLOSE_TIMEOUT_MS = 1000;
+
+/** Stops reading a socket being closed for abuse; ws resumes it on a receiver error in the next
+ * tick, so the pause comes after that. */
+function stopReading(ws: WebSocket): void {
+  setImmediate(() => socketOf(ws)?.pause());
+  setTimeout(() => ws.terminate(), ABUSE_CLOSE_TIMEOUT_MS).unref();
+}
 
 /** Close reasons are capped at 123 bytes by the protocol (ws throws past that). The cut goes back to
  * a character boundary: half a character would decode to U+FFFD, 3 bytes, and overshoot the cap.
@@ -69,7 +81,8 @@ class WsTransport implements Transport {
 
   close(code: number, reason: string): void {
     this.ws.close(code, closeReason(reason));
-    setTimeout(() => this.ws.terminate(), CLOSE_TIMEOUT_MS).unref();
+    if (ABUSE_CLOSES.has(code)) stopReading(this.ws);
+    else setTimeout(() => this.ws.terminate(), CLOSE_TIMEOUT_MS).unref();
   }
 
   get bufferedAmount(): number {
@@ -136,7 +149,15 @@ function wire(ws: WebSocket, session: Session, gateway: Gateway): void {
   ws.on('close', () => gateway.onClosed(session));
   // ws reports oversize frames (it closes with 1009 itself) and protocol errors here; without a
   // listener they would crash the process.
-  ws.on('error', (err) => gateway.log.debug({ err, session: session.id }, 'websocket error'));
+  ws.on('error', (err: Error & { code?: string }) => {
+    gateway.log.debug({ err, session: session.id }, 'websocket error');
+    // A frame over the size limit or broken framing: ws has queued its close (1009, 1002); the
+    // node stops reading whatever else the client sends.
+    if (err.code?.startsWith('WS_ERR_')) {
+      gateway.metrics.closes.inc({ code: err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? '1009' : '1002' });
+      stopReading(ws);
+    }
+  });
 }
 
 function refuse(socket: Duplex, status: number, message: string): void {
