@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import './util/plain-errors.js';
 import { isProxySpec } from './http/client-address.js';
 
 /** Everything Switchboard reads from its environment and flags, checked once at start-up. */

@@ -95,6 +95,20 @@ forEachEngine('orders REST', (engine) => {
     expectError(await patch(t, stranger.token, mine.order.id, { status: 'cancelled' }), 404, 'not_found');
   });
 
+  void test("an order's next lists the moves its viewer may make; nextByRole lists every role's", async () => {
+    const mine = await paidOrder();
+    const asCustomer = expectStatus(await t.request('GET', `/api/orders/${mine.order.id}`, { token: mine.token }), 200, 'customer reads');
+    assert.deepEqual(asCustomer.next, ['cancelled'], 'a customer may only cancel a paid order');
+    const asManager = expectStatus(await t.request('GET', `/api/orders/${mine.order.id}`, { token: manager.token }), 200, 'manager reads');
+    assert.deepEqual(asManager.next, ['assigned', 'cancelled']);
+    assert.deepEqual(asManager.nextByRole, { customer: ['cancelled'], worker: [], manager: ['assigned', 'cancelled'], admin: ['assigned', 'cancelled'] });
+    expectStatus(await patch(t, manager.token, mine.order.id, { workerId: worker.id }), 200, 'assign');
+    const started = expectStatus(await patch(t, worker.token, mine.order.id, { status: 'in_progress' }), 200, 'start');
+    assert.deepEqual(started.next, ['completed'], 'the worker finishes; cancelling is the shop\'s');
+    const listed = expectStatus(await t.request('GET', '/api/orders?limit=100', { token: mine.token }), 200, 'customer lists');
+    assert.deepEqual(listed.items.find((o: OrderView) => o.id === mine.order.id)?.next, [], 'being worked on: the customer can no longer cancel it');
+  });
+
   void test('the lifecycle: paid → assigned (manager) → in_progress → progress 50 → completed (worker), with the history of each change', async () => {
     const { order } = await paidOrder();
     assert.equal(order.status, 'paid');

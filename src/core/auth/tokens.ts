@@ -35,8 +35,7 @@ export class TokenService {
       if (typeof payload.tenant === 'string') user.tenant = payload.tenant;
       return { ok: true, user, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null };
     } catch (err) {
-      if (err instanceof errors.JWTExpired) return { ok: false, reason: 'expired', detail: 'the token has expired' };
-      return { ok: false, reason: 'invalid', detail: err instanceof Error ? err.message : 'the token could not be verified' };
+      return { ok: false, ...explain(err) };
     }
   }
 
@@ -48,6 +47,19 @@ export class TokenService {
     if (ttl > 0) jwt.setExpirationTime(Math.floor(Date.now() / 1000) + ttl);
     return jwt.sign(this.#key);
   }
+}
+
+/** What went wrong with a token, in words a person can act on (jose says "Invalid Compact JWS"). */
+function explain(err: unknown): { reason: 'expired' | 'invalid'; detail: string } {
+  if (err instanceof errors.JWTExpired) {
+    const exp = typeof err.payload.exp === 'number' ? ` at ${new Date(err.payload.exp * 1000).toISOString()}` : '';
+    return { reason: 'expired', detail: `the token expired${exp}; sign in again (or refresh it before it expires)` };
+  }
+  if (err instanceof errors.JWSSignatureVerificationFailed) return { reason: 'invalid', detail: "the token's signature does not match: it was signed with another secret, or altered" };
+  if (err instanceof errors.JOSEAlgNotAllowed) return { reason: 'invalid', detail: 'the token is not signed with HS256, the only algorithm accepted' };
+  if (err instanceof errors.JWTClaimValidationFailed) return { reason: 'invalid', detail: `the token's ${err.claim} claim is not valid yet or not acceptable: ${err.reason}` };
+  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return { reason: 'invalid', detail: 'malformed token: expected a JWT (three base64url parts separated by dots) from POST /api/auth/login or `switchboard token`' };
+  return { reason: 'invalid', detail: 'the token could not be verified' };
 }
 
 /** Returns `given`, or a random secret kept in `dataDir/file` so development restarts keep it

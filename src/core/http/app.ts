@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import '../util/plain-errors.js';
 import type { Hub } from '../realtime/hub.js';
 import { eventName } from '../realtime/frames.js';
 import { RequestError } from '../realtime/reply-error.js';
@@ -85,7 +86,8 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     // A refused large body is not read to the end to keep the connection: that would cost the
     // node the whole body (a flood of 1 MiB logins is 1 GB/s of reading); the socket goes instead.
     if (status === 413) void reply.header('connection', 'close');
-    return reply.status(status).send({ error: { code, message: err.message, details: {} } });
+    const message = status === 415 ? `send the body as JSON, with the header Content-Type: application/json (got ${_req.headers['content-type'] ?? 'no Content-Type'})` : err.message;
+    return reply.status(status).send({ error: { code, message, details: {} } });
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url}`, details: {} } }));
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import '../util/plain-errors.js';
 import type { ClientFrame, ClientRequest, ReplyError, RequestOp } from '@switchboard/client/protocol';
 import type { Publication } from '../layer/channel-layer.js';
 import type { PresenceMember } from '../presence/presence-store.js';

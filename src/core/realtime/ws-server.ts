@@ -2,7 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { TrustedProxies } from '../http/client-address.js';
 import type { Admission } from './admission.js';
 import type { Gateway } from './gateway.js';
@@ -97,6 +97,7 @@ class WsTransport implements Transport {
 /** Attaches the WebSocket endpoint to an HTTP server: admits each socket (per-address and node
  * caps, request deadline) and decides each upgrade before accepting it. */
 export function attachWebSockets(server: Server, gateway: Gateway, maxFrameBytes: number, admission: Admission, proxies: TrustedProxies): WebSocketServer {
+  tooBig = `frame too big: at most ${gateway.limits.preAuthFrameBytes} bytes before connect succeeds, ${maxFrameBytes} after`;
   // clientTracking off: the gateway tracks sessions; a second Set per socket is memory for nothing.
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes, perMessageDeflate: false, clientTracking: false });
   server.on('connection', (socket: Socket) => admission.onSocket(socket));
@@ -141,7 +142,16 @@ function destroySelf(this: Duplex): void {
   this.destroy();
 }
 
+/** ws closes a connection whose frame is over the size limit with 1009 and no reason; the client
+ * is told which limit it hit. Set on each server socket (a method, not a closure: no allocation). */
+const wsClose = WebSocket.prototype.close;
+let tooBig = 'frame too big';
+function closeWithReason(this: WebSocket, code?: number, reason?: string | Buffer): void {
+  wsClose.call(this, code, reason ?? (code === 1009 ? tooBig : undefined));
+}
+
 function wire(ws: WebSocket, session: Session, gateway: Gateway): void {
+  ws.close = closeWithReason;
   ws.on('message', (data: Buffer, isBinary: boolean) => {
     if (isBinary) gateway.onBinary(session);
     else gateway.onText(session, data.toString('utf8'));

@@ -40,8 +40,12 @@ export interface OrderView {
   lines: OrderLineView[];
   /** Rises with every change: a dashboard keeps the highest version it saw of each order. */
   version: number;
-  /** The statuses it may move to next. */
+  /** The statuses the viewer may move it to (REST answers, the subscribe snapshot); in pushed
+   * events, which every viewer shares, a manager's. */
   next: OrderStatus[];
+  /** The statuses each role may move it to: what a page shows as buttons (the assigned worker's
+   * under `worker`). */
+  nextByRole: Record<'customer' | 'worker' | 'manager' | 'admin', OrderStatus[]>;
   createdAt: string;
   updatedAt: string;
 }
@@ -62,6 +66,7 @@ export const orderSchema = z.object({
   lines: z.array(z.object({ productId: z.string(), variantId: z.string().nullable(), name: z.string(), unitPriceMinor: z.number().int(), quantity: z.number().int(), lineTotalMinor: z.number().int() })),
   version: z.number().int(),
   next: z.array(z.string()),
+  nextByRole: z.object({ customer: z.array(z.string()), worker: z.array(z.string()), manager: z.array(z.string()), admin: z.array(z.string()) }),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -77,7 +82,14 @@ function baseQuery(db: Db) {
     .select(['c.name as customer_name', 'w.name as worker_name']);
 }
 
-async function views(db: Db, rows: Row[]): Promise<OrderView[]> {
+const ROLES_WITH_MOVES = ['customer', 'worker', 'manager', 'admin'] as const;
+
+/** The moves `role` may make from `status` (a worker: as the order's assigned worker). */
+function movesFor(role: string, status: OrderStatus): OrderStatus[] {
+  return nextStatuses(status).filter((to) => refusal({ id: '', role, tenant: '' }, status, { status: to }) === null);
+}
+
+async function views(db: Db, rows: Row[], viewer?: Actor): Promise<OrderView[]> {
   if (rows.length === 0) return [];
   const lines = await db.selectFrom('order_lines').selectAll().where('order_id', 'in', rows.map((r) => r.id)).orderBy('id').execute();
   return rows.map((r) => ({
@@ -96,16 +108,17 @@ async function views(db: Db, rows: Row[]): Promise<OrderView[]> {
       .filter((l) => l.order_id === r.id)
       .map((l) => ({ productId: l.product_id, variantId: l.variant_id === '' ? null : l.variant_id, name: l.name, unitPriceMinor: l.unit_price_minor, quantity: l.quantity, lineTotalMinor: l.line_total_minor })),
     version: r.version,
-    next: [...nextStatuses(r.status)],
+    next: movesFor(viewer?.role ?? 'manager', r.status),
+    nextByRole: Object.fromEntries(ROLES_WITH_MOVES.map((role) => [role, movesFor(role, r.status)])) as OrderView['nextByRole'],
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   }));
 }
 
 /** The order, unchecked: for callers that already know it is theirs to see (a payment's own order). */
-export async function orderView(db: Db, id: string): Promise<OrderView | undefined> {
+export async function orderView(db: Db, id: string, viewer?: Actor): Promise<OrderView | undefined> {
   const row = await baseQuery(db).where('o.id', '=', id).executeTakeFirst();
-  return row ? (await views(db, [row]))[0] : undefined;
+  return row ? (await views(db, [row], viewer))[0] : undefined;
 }
 
 /** The order if `actor` may read it. Someone who may not gets the same 404 as for a missing
@@ -118,7 +131,7 @@ export async function readableOrder(db: Db, actor: Actor, id: string): Promise<O
 
 /** The order if `actor` may read it, else undefined (channel rules refuse rather than throw). */
 export async function orderIfReadable(db: Db, actor: Actor, id: string): Promise<OrderView | undefined> {
-  const view = await orderView(db, id);
+  const view = await orderView(db, id, actor);
   return view && mayRead(actor, { tenant_id: view.tenantId, customer_id: view.customer.id, worker_id: view.worker?.id ?? null }) ? view : undefined;
 }
 
@@ -134,7 +147,7 @@ export async function listOrders(db: Db, actor: Actor, query: { limit: number; c
   const rows = await q.orderBy('o.created_at', 'desc').orderBy('o.id', 'desc').limit(query.limit + 1).execute();
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
-  return { items: await views(db, page), nextCursor: rows.length > query.limit && last ? encodeCursor([last.created_at, last.id]) : null };
+  return { items: await views(db, page, actor), nextCursor: rows.length > query.limit && last ? encodeCursor([last.created_at, last.id]) : null };
 }
 
 export interface HistoryEntry {
@@ -237,7 +250,8 @@ export function changeOrder(domain: Domain, actor: Actor, id: string, change: Or
     await trx.insertInto('order_events').values({ order_id: id, actor_id: actor.id, changes: JSON.stringify(named), created_at: nowIso() }).execute();
     const view = (await orderView(trx, id))!;
     emitOrder(unit, view, 'order_updated', named, locked.worker_id);
-    return view;
+    // The answer is the caller's: its `next` lists the moves they may make.
+    return { ...view, next: movesFor(actor.role, view.status) };
   });
 }
 
