@@ -62,7 +62,7 @@ void describe('loadConfig', () => {
       maxPending: 0,
       connectionsPerSecondPerAddress: 200,
       requestTimeoutMs: 5_000,
-      keepAliveTimeoutMs: 5_000,
+      keepAliveTimeoutMs: 72_000,
       publicRequestsPerSecond: 5,
       heartbeatMs: 25_000,
       tokenGraceMs: 10_000,

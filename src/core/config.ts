@@ -173,7 +173,9 @@ export const defaultLimits: Limits = {
   // A reconnect storm of a few hundred users behind one address passes in a couple of seconds.
   connectionsPerSecondPerAddress: 200,
   requestTimeoutMs: 5_000,
-  keepAliveTimeoutMs: 5_000,
+  // Above the idle timeout of load balancers (60 s) and of clients' pools: a client reusing a socket
+  // the node has just closed gets ECONNRESET on a POST it cannot safely retry (bench:soak saw it at 5 s).
+  keepAliveTimeoutMs: 72_000,
   // A person signs in once; an office behind one address at nine in the morning, a few a second.
   publicRequestsPerSecond: 5,
   heartbeatMs: 25_000,

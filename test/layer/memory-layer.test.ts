@@ -60,3 +60,11 @@ void test('memory layer: bookkeeping for the budget stays proportional to retain
   assert.ok(layer.budgetListLength < 2 * 11 + 1100, `budget list holds ${layer.budgetListLength} entries for 11 retained`);
   await layer.close();
 });
+
+void test('memory layer: publications that left history are not kept by the budget list (a steady channel)', async () => {
+  const layer = new MemoryLayer();
+  await layer.start({ publication: () => undefined, presence: () => undefined });
+  for (let i = 0; i < 20_000; i++) await layer.publish('chat:steady', 'e', String(i), { historySize: 10, historyTtlMs: 3_600_000 });
+  assert.ok(layer.budgetListLength < 2 * 1024 + 20, `the list holds ${layer.budgetListLength} entries for 10 retained`);
+  await layer.close();
+});

@@ -207,9 +207,9 @@ export class MemoryLayer implements ChannelLayer {
     return this.#chars;
   }
 
-  /** Length of the budget's bookkeeping list (for tests). */
+  /** Entries the budget's bookkeeping list holds in memory, consumed prefix included (for tests). */
   get budgetListLength(): number {
-    return this.#order.length - this.#orderHead;
+    return this.#order.length;
   }
 
   #dropHead(stream: Stream): void {
@@ -238,6 +238,12 @@ export class MemoryLayer implements ChannelLayer {
     const length = this.#order.length - this.#orderHead;
     if (length > 1024 && length > 2 * this.#retained) {
       this.#order = this.#order.slice(this.#orderHead).filter((e) => !e.stored.dropped);
+      this.#orderHead = 0;
+    } else if (this.#orderHead > 1024 && this.#orderHead * 2 > this.#order.length) {
+      // The consumed prefix is still referenced by the array (and with it every publication that
+      // ever left history): without this, a node leaked ~25 MB of heap per 10 minutes under a
+      // steady 100 publications a second (bench:soak).
+      this.#order = this.#order.slice(this.#orderHead);
       this.#orderHead = 0;
     }
   }
