@@ -212,6 +212,49 @@ void describe('Channels frames on the chat alias: client frames publish where th
   });
 });
 
+void describe('Channels frames: a subscription the server ends, and anonymous connections', () => {
+  /** Who may read gated:<key>; a `revoke` event makes every node ask again. */
+  const readers = new Set<string>();
+  const server = wsSuiteServer({
+    allowAnonymous: true,
+    setup: (sb) => {
+      sb.defineNamespace('gated', { subscribe: (ctx) => ctx.user !== null && readers.has(ctx.user.id), recheckOn: ['revoke'] });
+      sb.addRoute('/ws/gated/:id/', ({ id }) => [`gated:${id}`], { frames: 'channels' });
+      sb.addRoute('/ws/news/', () => ['public:news'], { frames: 'channels' });
+    },
+  });
+
+  void test('losing the right to read: the event that removed the user, then {type: error, code: forbidden, channel}, then close 4501', async () => {
+    readers.add('ivy');
+    const tab = await WsTestClient.open(aliasUrl(server.wsUrl, '/ws/gated/g1/'), { token: await server.token('ivy') });
+    assert.deepEqual((await nextFrame(tab)).channels, ['gated:g1']);
+    readers.delete('ivy');
+    await server.sb.publish('gated:g1', 'revoke', { who: 'ivy' });
+    assert.deepEqual(await nextFrame(tab), { type: 'revoke', who: 'ivy' });
+    const ended = await nextFrame(tab);
+    assert.deepEqual([ended.type, ended.code, ended.channel], ['error', 'forbidden', 'gated:g1']);
+    assert.equal((await tab.closed()).code, CloseCodes.forbidden);
+  });
+
+  void test('with anonymous access on, a Channels connection without a token is anonymous (user null) where the alias allows it', async () => {
+    await server.sb.publish('public:news', 'headline', { text: 'before' });
+    const tab = await WsTestClient.open(aliasUrl(server.wsUrl, '/ws/news/'));
+    const established = await nextFrame(tab);
+    assert.equal(established.type, 'connection_established');
+    assert.equal(established.user, null);
+    assert.deepEqual(established.channels, ['public:news']);
+    await server.sb.publish('public:news', 'headline', { text: 'after' });
+    assert.deepEqual(await nextFrame(tab), { type: 'headline', text: 'after' });
+    // Nobody publishes to public from a client.
+    tab.send({ type: 'headline', text: 'mine' });
+    assert.equal((await nextFrame(tab)).code, 'forbidden');
+    await tab.disconnect();
+    // An alias the anonymous user may not use closes 4501, as with a token.
+    const refused = await WsTestClient.open(aliasUrl(server.wsUrl, '/ws/notifications/'));
+    assert.equal((await refused.closed()).code, CloseCodes.forbidden);
+  });
+});
+
 /** A transport that records what it is sent, to see which Buffers fan-out hands each socket. */
 class RecordingTransport implements Transport {
   readonly sent: (Buffer | string)[] = [];
