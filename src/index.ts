@@ -18,7 +18,7 @@ export { newId, nowIso } from './core/db/ids.js';
 export { Switchboard, accountRevokedEvent, ACCOUNT_EVENTS_CHANNEL, type SwitchboardOptions, type HistoryEntry } from './core/switchboard.js';
 export { loadConfig, ConfigError, defaultLimits, type Config, type Limits } from './core/config.js';
 export { allow, type AccessContext, type AccessRule, type NamespaceOptions, type SnapshotProvider } from './core/channels/namespaces.js';
-export type { RouteResolver } from './core/channels/routes.js';
+export type { FrameStyle, RouteOptions, RouteResolver } from './core/channels/routes.js';
 export type { ChannelLayer, HistoryOptions, HistoryPage, Publication, PublishOptions, PresenceEvent } from './core/layer/channel-layer.js';
 export { LayerUnavailableError } from './core/layer/channel-layer.js';
 export { MemoryLayer } from './core/layer/memory-layer.js';

@@ -17,6 +17,7 @@ export function installDefaultChannels(sb: Switchboard): void {
       presence: allow.authenticated,
       trackPresence: true,
     });
-  sb.addRoute('/ws/chat/:room/', ({ room }) => [`chat:${room}`]);
-  sb.addRoute('/ws/notifications/', (_params, user) => (user ? [`user:${user.id}`] : null));
+  // The paths Django frontends open speak their frames ({"type": ...}); ?frames=switchboard for native ones.
+  sb.addRoute('/ws/chat/:room/', ({ room }) => [`chat:${room}`], { frames: 'channels' });
+  sb.addRoute('/ws/notifications/', (_params, user) => (user ? [`user:${user.id}`] : null), { frames: 'channels' });
 }

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { StreamPosition } from '@switchboard/client/protocol';
 import { keptSecret, TokenService, type MintOptions } from './auth/tokens.js';
 import { NamespaceRegistry, type NamespaceOptions } from './channels/namespaces.js';
-import { RouteTable, type RouteResolver } from './channels/routes.js';
+import { RouteTable, type RouteOptions, type RouteResolver } from './channels/routes.js';
 import type { Config } from './config.js';
 import { buildHttpApp } from './http/app.js';
 import type { ChannelLayer } from './layer/channel-layer.js';
@@ -165,8 +165,9 @@ export class Switchboard {
     return this;
   }
 
-  addRoute(pattern: string, resolve: RouteResolver): this {
-    this.routes.add(pattern, resolve);
+  /** A path alias; `{ frames: 'channels' }` makes it speak Django Channels frames by default. */
+  addRoute(pattern: string, resolve: RouteResolver, options?: RouteOptions): this {
+    this.routes.add(pattern, resolve, options);
     return this;
   }
 

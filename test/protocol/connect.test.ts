@@ -270,14 +270,14 @@ void describe('connect: anonymous', () => {
   });
 
   void test('/ws/notifications/ needs a user: anonymous is closed 4501', async () => {
-    const client = await TestClient.connect(server.sb, { path: '/ws/notifications/' });
+    const client = await TestClient.connect(server.sb, { path: '/ws/notifications/?frames=switchboard' });
     client.sendJson({ op: 'connect', id: 1 });
     assert.equal((await client.receive()).op, 'welcome');
     assert.equal((await client.closed()).code, CloseCodes.forbidden);
   });
 });
 
-void describe('path aliases', () => {
+void describe('path aliases (native frames: ?frames=switchboard on the aliases that default to Channels)', () => {
   let server: TestServer;
   before(async () => {
     server = await startServer({
@@ -297,7 +297,7 @@ void describe('path aliases', () => {
 
   void test('/ws/chat/lobby/ gets a subscribed frame for chat:lobby and then its messages', async () => {
     await server.sb.publish('chat:lobby', 'before', { n: 0 });
-    const client = await TestClient.connect(server.sb, { path: '/ws/chat/lobby/', token: await server.token('pat') });
+    const client = await TestClient.connect(server.sb, { path: '/ws/chat/lobby/?frames=switchboard', token: await server.token('pat') });
     assert.equal((await client.receive()).op, 'welcome');
     const subscribed = (await client.receive()) as SubscribedFrame;
     assert.equal(subscribed.op, 'subscribed');
@@ -322,7 +322,7 @@ void describe('path aliases', () => {
   });
 
   void test('the alias subscribes after a first-frame connect too (trailing slash optional)', async () => {
-    const client = await TestClient.connect(server.sb, { path: '/ws/chat/room2' });
+    const client = await TestClient.connect(server.sb, { path: '/ws/chat/room2?frames=switchboard' });
     expectOk(await client.request({ op: 'connect', token: await server.token('quin') }));
     const frames = [await client.receive(), await client.receive()];
     assert.deepEqual(frames.map((f) => f.op).sort(), ['subscribed', 'welcome']);
@@ -332,7 +332,7 @@ void describe('path aliases', () => {
   });
 
   void test('/ws/notifications/ subscribes user:<id>', async () => {
-    const client = await TestClient.connect(server.sb, { path: '/ws/notifications/', token: await server.token('rae') });
+    const client = await TestClient.connect(server.sb, { path: '/ws/notifications/?frames=switchboard', token: await server.token('rae') });
     assert.equal((await client.receive()).op, 'welcome');
     const subscribed = await client.receive();
     assert.equal(subscribed.op === 'subscribed' && subscribed.channel, 'user:rae');
@@ -343,7 +343,7 @@ void describe('path aliases', () => {
   });
 
   void test('an alias to a channel that fails validation closes 4501', async () => {
-    const client = await TestClient.connect(server.sb, { path: '/ws/chat/bad%20room/', token: await server.token('sam') });
+    const client = await TestClient.connect(server.sb, { path: '/ws/chat/bad%20room/?frames=switchboard', token: await server.token('sam') });
     assert.equal((await client.receive()).op, 'welcome');
     assert.equal((await client.closed()).code, CloseCodes.forbidden);
   });

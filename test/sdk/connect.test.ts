@@ -184,7 +184,7 @@ test('a getToken that returns a bad token is not retried either (4500 is final)'
 });
 
 test('a server-made subscription (path alias) is exposed as a subscription and a client event', async () => {
-  const rec = makeClient({ url: `ws://127.0.0.1:${suite.server.port}/ws/chat/lobby/`, token: await suite.server.token('gina') });
+  const rec = makeClient({ url: `ws://127.0.0.1:${suite.server.port}/ws/chat/lobby/?frames=switchboard`, token: await suite.server.token('gina') });
   const made: SubscribedInfo[] = [];
   let channel = '';
   rec.client.on('subscribed', (sub, info) => {

@@ -157,7 +157,7 @@ test('a gap longer than history gives an unrecovered signal, then delivery conti
 });
 
 test('a server-made subscription is re-made on reconnect and the client fills the gap', async () => {
-  const p = await suite.proxy('/ws/chat/recovery/');
+  const p = await suite.proxy('/ws/chat/recovery/?frames=switchboard');
   const rec = makeClient({ url: p.wsUrl, token: await suite.server.token('max') });
   const made: SubscribedInfo[] = [];
   rec.client.on('subscribed', (_sub, info) => made.push(info));

@@ -12,7 +12,7 @@ import type { ReplyFrame, ServerFrame } from '@switchboard/client/protocol';
 import { createUser } from '../../src/modules/accounts/accounts.js';
 import { TokenService } from '../../src/core/auth/tokens.js';
 import type { NamespaceOptions } from '../../src/core/channels/namespaces.js';
-import type { RouteResolver } from '../../src/core/channels/routes.js';
+import type { FrameStyle, RouteOptions, RouteResolver } from '../../src/core/channels/routes.js';
 import { newId, nowIso } from '../../src/core/db/ids.js';
 import { transact } from '../../src/core/domain/context.js';
 import { createOrder } from '../../src/modules/orders/orders.js';
@@ -55,22 +55,24 @@ interface World {
   tokens: Record<Principal, string | null>;
   values: Record<Principal, Record<Placeholder, string>>;
   connections: Map<Principal, WsTestClient>;
-  declared: { namespaces: Set<string>; routes: Set<string> };
+  /** What the app declared: namespaces, and path alias patterns with the frames they speak. */
+  declared: { namespaces: Set<string>; routes: Set<string>; frames: Map<string, FrameStyle> };
   ids: { demoTenant: string; otherTenant: string; worker: string; customer: string };
 }
 
 /** Starts the app, recording the namespaces and path aliases its modules declare. */
 async function startRecording(engine: EngineName): Promise<{ t: TestApp; declared: World['declared'] }> {
-  const declared = { namespaces: new Set<string>(), routes: new Set<string>() };
+  const declared = { namespaces: new Set<string>(), routes: new Set<string>(), frames: new Map<string, FrameStyle>() };
   const proto = Switchboard.prototype;
   const { defineNamespace, addRoute } = proto;
   proto.defineNamespace = function (this: Switchboard, name: string, options: NamespaceOptions) {
     declared.namespaces.add(name);
     return defineNamespace.call(this, name, options);
   };
-  proto.addRoute = function (this: Switchboard, pattern: string, resolve: RouteResolver) {
+  proto.addRoute = function (this: Switchboard, pattern: string, resolve: RouteResolver, options?: RouteOptions) {
     declared.routes.add(pattern);
-    return addRoute.call(this, pattern, resolve);
+    declared.frames.set(pattern, options?.frames ?? 'switchboard');
+    return addRoute.call(this, pattern, resolve, options);
   };
   try {
     return { t: await startApp({ engine }), declared };
@@ -265,6 +267,22 @@ async function probeWs(world: World, row: WsRow, p: Principal): Promise<Outcome>
       throw err;
     }
     try {
+      // Probed as its frontends use it: in the frames the alias speaks by default.
+      const pattern = [...world.declared.routes].find((declared) => aliasMatches(declared, row.path));
+      if (pattern !== undefined && world.declared.frames.get(pattern) === 'channels') {
+        // A Channels connection brings its token with the upgrade or is closed 4500; it is told
+        // what it was subscribed to by connection_established.
+        let established: { channels?: unknown };
+        try {
+          established = (await client.nextMatching((f) => (f as { type?: unknown }).type === 'connection_established', WAIT_MS, 'connection_established')) as { channels?: unknown };
+        } catch (err) {
+          if (client.isClosed) return closedOutcome(client);
+          throw err;
+        }
+        const expected = resolveTemplate(row.channel, world.values[p]);
+        assert.deepEqual(established.channels, [expected], `the alias subscribed other channels than ${expected}`);
+        return { allowed: true, detail: `subscribed ${expected}` };
+      }
       if (!token) client.send({ op: 'connect', id: 1 });
       let frame: ServerFrame;
       try {

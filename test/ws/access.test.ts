@@ -55,12 +55,12 @@ void describe('ws deny by default', () => {
   });
 });
 
-void describe('ws path aliases', () => {
+void describe('ws path aliases (native frames)', () => {
   const server = wsSuiteServer();
 
   void test('/ws/chat/lobby/ gets welcome, then subscribed chat:lobby, then its messages', async () => {
     await server.sb.publish('chat:lobby', 'hello', { text: 'before' });
-    const url = `ws://127.0.0.1:${server.port}/ws/chat/lobby/`;
+    const url = `ws://127.0.0.1:${server.port}/ws/chat/lobby/?frames=switchboard`;
     const c = await WsTestClient.open(url, { token: await server.token('alice') });
     const welcome = await c.expectOp('welcome');
     assert.equal(welcome.user?.id, 'alice');
@@ -86,7 +86,7 @@ void describe('ws path aliases', () => {
   });
 
   void test('an alias without the trailing slash, and with the token in a connect frame', async () => {
-    const c = await WsTestClient.open(`ws://127.0.0.1:${server.port}/ws/chat/kitchen`);
+    const c = await WsTestClient.open(`ws://127.0.0.1:${server.port}/ws/chat/kitchen?frames=switchboard`);
     c.send({ op: 'connect', id: 1, token: await server.token('bob') });
     await c.expectOp('welcome');
     const subscribed = await c.nextMatching((f) => f.op === 'subscribed');
@@ -100,7 +100,7 @@ void describe('ws path aliases', () => {
   });
 
   void test("/ws/notifications/ subscribes the user's own channel", async () => {
-    const c = await WsTestClient.open(`ws://127.0.0.1:${server.port}/ws/notifications/`, { token: await server.token('carol') });
+    const c = await WsTestClient.open(`ws://127.0.0.1:${server.port}/ws/notifications/?frames=switchboard`, { token: await server.token('carol') });
     await c.expectOp('welcome');
     assert.equal((await c.expectOp('subscribed')).channel, 'user:carol');
     await server.sb.publish('user:carol', 'note', { n: 1 });

@@ -23,7 +23,7 @@ void describe('close reasons over real sockets', () => {
   // the 123-byte cap became a 3-byte U+FFFD, ws threw RangeError and the process died.
   void test('an alias path with multibyte characters closes 4501 and the server lives', async () => {
     const room = encodeURIComponent('€'.repeat(59));
-    const c = await WsTestClient.open(server.wsUrl.replace(/\/ws$/, `/ws/chat/${room}/`), { token: await server.token('alice') });
+    const c = await WsTestClient.open(server.wsUrl.replace(/\/ws$/, `/ws/chat/${room}/?frames=switchboard`), { token: await server.token('alice') });
     await c.expectOp('welcome');
     const closed = await c.closed();
     assert.equal(closed.code, CloseCodes.forbidden);

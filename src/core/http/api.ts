@@ -8,7 +8,7 @@ import type { UserInfo } from '@switchboard/client/protocol';
 import { nowIso } from '../db/ids.js';
 import { HttpError } from './errors.js';
 import type { AddressThrottle } from './throttle.js';
-import { parseBody, PUBLIC_BODY_LIMIT } from './app.js';
+import { IDEMPOTENCY_KEY, parseBody, PUBLIC_BODY_LIMIT } from './app.js';
 
 /** Who is calling, from the bearer token: an account with its role and tenant. */
 export interface ApiUser {
@@ -69,8 +69,6 @@ interface Documented {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   def: RouteDef<any, any, any, Auth>;
 }
-
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9_\-:.]{1,200}$/;
 
 /**
  * The REST API's routes, declared once with the zod schemas that validate them; the same

@@ -32,6 +32,9 @@ export function rawBodyOf(req: { raw: object }): string | undefined {
   return rawBodies.get(req.raw);
 }
 
+/** `Idempotency-Key` values, on the REST routes that take one and on the publish API. */
+export const IDEMPOTENCY_KEY = /^[A-Za-z0-9_\-:.]{1,200}$/;
+
 const publishBody = z.object({
   channel: z.string().min(1),
   event: eventName,
@@ -100,8 +103,15 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   app.post('/api/publish', { onRequest: async (req) => checkApiKey(req, deps.apiKey) }, async (req) => {
     const body = parseBody(publishBody, req.body);
     if (!Object.hasOwn(req.body as object, 'data')) throw new HttpError(400, 'invalid_body', 'data: required', { field: 'data' });
+    // A backend retrying a publish it never got an answer to (a Django on_commit hook after a
+    // timeout) sends the same key: the channel layer publishes it once and answers the first
+    // position again. Prefixed so a caller's key can never match an outbox event id.
+    const key = req.headers['idempotency-key'];
+    if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
+      throw new HttpError(400, 'invalid_idempotency_key', 'Idempotency-Key must be 1-200 characters of letters, digits and _-:.', { field: 'Idempotency-Key' });
+    }
     try {
-      return await deps.hub.publish(body.channel, body.event, body.data);
+      return await deps.hub.publish(body.channel, body.event, body.data, key === undefined ? {} : { idempotencyKey: `api:${key}` });
     } catch (err) {
       if (!(err instanceof RequestError)) throw err;
       const status = err.code === 'unavailable' ? 503 : 400;

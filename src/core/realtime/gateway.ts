@@ -3,13 +3,15 @@ import type { Logger } from 'pino';
 import { CloseCodes, type ClientRequest, type UserInfo } from '@switchboard/client/protocol';
 import { isOriginAllowed, type OriginPolicy } from '../auth/origin.js';
 import type { TokenService, Verified } from '../auth/tokens.js';
-import type { RouteMatch, RouteTable } from '../channels/routes.js';
+import { FRAME_STYLES, type FrameStyle, type RouteMatch, type RouteTable } from '../channels/routes.js';
 import type { Limits } from '../config.js';
 import { LayerUnavailableError } from '../layer/channel-layer.js';
 import type { Metrics } from '../metrics.js';
 import type { Admission } from './admission.js';
+import { channelsErrorFrame, connectionEstablishedFrame, parseChannelsFrame } from './channels-frames.js';
 import type { ConnectionCounter } from './connection-counter.js';
 import { PING_FRAME, errorFrame, parseClientFrame, replyError, replyOk, serverFrame } from './frames.js';
+import { authorize } from './handlers/access.js';
 import { handlers, type Handler, type Outcome } from './handlers/index.js';
 import { subscribeChannel } from './handlers/subscribe.js';
 import type { Hub } from './hub.js';
@@ -58,6 +60,8 @@ export const TOKEN_COOKIE = 'switchboard_token';
 /**
  * Connections: the upgrade decision (path, origin, token), authentication, request dispatch,
  * and the one timer that sends heartbeats and enforces idle, auth and token-expiry deadlines.
+ * Connections to a path alias may speak Django Channels frames instead of the native ones (the
+ * route's default, or `?frames=`): see channels-frames.ts.
  */
 export class Gateway {
   readonly sessions = new Set<Session>();
@@ -66,6 +70,11 @@ export class Gateway {
   #routeOf = new WeakMap<Session, RouteMatch>();
   /** Requests that arrive while the connect frame is being verified wait for it, in order. */
   #connecting = new WeakMap<Session, Promise<void>>();
+  /** Channels-style sessions: the channel their `{"type": ...}` frames publish to (the alias's
+   * first), known once the alias is subscribed (null if it was refused), and the chain their
+   * frames run in, one at a time and in order, as a Django consumer handles them. */
+  #aliasChannel = new WeakMap<Session, Promise<string | null>>();
+  #channelsQueue = new WeakMap<Session, Promise<void>>();
   #sweeper: NodeJS.Timeout;
   #shuttingDown = false;
   #drained: (() => void) | null = null;
@@ -144,9 +153,16 @@ export class Gateway {
     if (this.#shuttingDown) return { ok: false, status: 503, message: 'server is shutting down' };
     const url = new URL(req.url ?? '/', 'http://switchboard.invalid');
     let route: RouteMatch | null = null;
+    // /ws always speaks the native protocol; an alias speaks its route's style unless asked otherwise.
+    let frames: FrameStyle = 'switchboard';
     if (url.pathname !== '/ws' && url.pathname !== '/ws/') {
       route = this.routes.match(url.pathname);
       if (!route) return { ok: false, status: 404, message: `no WebSocket endpoint at ${url.pathname}` };
+      const asked = url.searchParams.get('frames');
+      if (asked !== null && !FRAME_STYLES.includes(asked as FrameStyle)) {
+        return { ok: false, status: 400, message: `frames must be ${FRAME_STYLES.join(' or ')}` };
+      }
+      frames = (asked as FrameStyle | null) ?? route.frames;
     }
     if (!isOriginAllowed(req.headers.origin, req.headers.host, this.options.origins)) {
       return { ok: false, status: 403, message: `origin ${String(req.headers.origin)} is not allowed` };
@@ -170,13 +186,14 @@ export class Gateway {
       release();
       return { ok: false, status: 503, message: 'server is shutting down' };
     }
-    return { ok: true, open: (transport) => this.#open(transport, verified, route, address), abandon: release };
+    return { ok: true, open: (transport) => this.#open(transport, verified, route, frames, address), abandon: release };
   }
 
-  #open(transport: Transport, verified: Verified | null, route: RouteMatch | null, address: string): Session {
+  #open(transport: Transport, verified: Verified | null, route: RouteMatch | null, frames: FrameStyle, address: string): Session {
     const { limits } = this.options;
     const session = new Session(this, transport, Date.now(), limits.heartbeatMs, { perSecond: limits.messagesPerSecond, burst: limits.messageBurst });
     session.address = address;
+    session.frames = frames;
     this.sessions.add(session);
     this.#unauthenticated++;
     // Until connect succeeds a frame may be a few KiB, not the full limit.
@@ -187,14 +204,24 @@ export class Gateway {
     } else if (verified && !verified.ok) {
       this.close(session, verified.reason === 'expired' ? CloseCodes.tokenExpired : CloseCodes.unauthorized, verified.detail);
     } else if (verified) {
-      // Counting the connection may take a round trip (Redis): requests that arrive meanwhile
-      // wait for it, as they wait for a connect frame being verified.
-      const done = this.authenticate(session, verified.user, verified.expiresAt).then(() => undefined);
-      this.#connecting.set(session, done);
-      void done.then(() => this.#connecting.delete(session));
+      this.#authenticateNow(session, verified.user, verified.expiresAt);
+    } else if (frames === 'channels') {
+      // A Channels frontend never sends a connect frame: its credentials come with the upgrade
+      // (the cookie, as Django's session did, or ?token=) or not at all.
+      if (this.options.allowAnonymous) this.#authenticateNow(session, null, null);
+      else this.close(session, CloseCodes.unauthorized, 'a token is required: the switchboard_token cookie or ?token=');
     }
     // Otherwise the client authenticates with its first frame (connect) before authTimeoutMs.
     return session;
+  }
+
+  /** Authenticates a session from what came with the upgrade. Counting the connection may take a
+   * round trip (Redis): requests that arrive meanwhile wait for it, as they wait for a connect
+   * frame being verified. */
+  #authenticateNow(session: Session, user: UserInfo | null, expiresAt: number | null): void {
+    const done = this.authenticate(session, user, expiresAt).then(() => undefined);
+    this.#connecting.set(session, done);
+    void done.then(() => this.#connecting.delete(session));
   }
 
   /** Counts the user's connection, marks the session authenticated and sends the welcome. False
@@ -244,14 +271,21 @@ export class Gateway {
     this.#unauthenticated--;
     this.options.admission?.authenticated(session.address);
     session.transport.limitFrames?.(this.options.limits.maxFrameBytes);
-    session.send(
-      serverFrame({ op: 'welcome', session: session.id, user, heartbeat: this.options.limits.heartbeatMs, expiresAt: isoOrNull(expiresAt) }),
-    );
+    // A Channels connection's first frame is connection_established, once its alias is subscribed.
+    if (session.frames === 'switchboard') {
+      session.send(
+        serverFrame({ op: 'welcome', session: session.id, user, heartbeat: this.options.limits.heartbeatMs, expiresAt: isoOrNull(expiresAt) }),
+      );
+    }
     const route = this.#routeOf.get(session);
     if (route) {
       this.#routeOf.delete(session);
       // #subscribeRoute handles its own errors; this catch is for a throw from that handling itself.
-      this.#subscribeRoute(session, route).catch((err: unknown) => this.log.error({ err, session: session.id }, 'path alias subscribe failed'));
+      const subscribed = this.#subscribeRoute(session, route).catch((err: unknown) => {
+        this.log.error({ err, session: session.id }, 'path alias subscribe failed');
+        return null;
+      });
+      if (session.frames === 'channels') this.#aliasChannel.set(session, subscribed);
     }
     return true;
   }
@@ -282,6 +316,10 @@ export class Gateway {
       this.#closeAfterReplies(session, CloseCodes.rateLimited, 'message rate limit exceeded');
       return;
     }
+    if (session.frames === 'channels') {
+      this.#onChannelsFrame(session, text, balance);
+      return;
+    }
     const parsed = parseClientFrame(text, limits.maxJsonDepth);
     if (parsed.ok && parsed.frame.op === 'pong') return;
     if (balance < 0) {
@@ -298,10 +336,10 @@ export class Gateway {
     // Everything waits for a connect in flight, a second connect too (it then gets already_connected
     // instead of authenticating the session twice and taking a second per-user connection slot).
     if (connecting) {
-      void connecting.then(() => this.#admit(session, req));
+      void connecting.then(() => this.#admit(session, req.id, () => this.#dispatch(session, req)));
       return;
     }
-    const done = this.#admit(session, req);
+    const done = this.#admit(session, req.id, () => this.#dispatch(session, req));
     if (req.op === 'connect' && !session.authenticated) {
       this.#connecting.set(session, done);
       void done.then(() => this.#connecting.delete(session));
@@ -309,22 +347,63 @@ export class Gateway {
   }
 
   /**
+   * A Channels frame `{"type": "x", ...rest}`: a publish of event `x` with data `rest` on the alias's
+   * channel, where its namespace lets this user publish. Nothing answers a publish that went
+   * through (the sender gets its own publication like every subscriber, as with Django's
+   * group_send); a refused one gets an error frame. Frames run one at a time, in order.
+   */
+  #onChannelsFrame(session: Session, text: string, balance: number): void {
+    const parsed = parseChannelsFrame(text, this.options.limits.maxJsonDepth);
+    if (balance < 0) {
+      this.#fail(session, null, new RequestError('rate_limited'));
+      return;
+    }
+    if (!parsed.ok) {
+      this.#fail(session, null, parsed.error);
+      return;
+    }
+    const { event, data } = parsed;
+    const previous = this.#channelsQueue.get(session) ?? this.#connecting.get(session) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      const channel = await (this.#aliasChannel.get(session) ?? null);
+      await this.#admit(session, null, () => this.#publishFromChannels(session, channel, event, data));
+    });
+    this.#channelsQueue.set(session, next);
+  }
+
+  /** Publishes a Channels frame's event; never rejects. */
+  async #publishFromChannels(session: Session, channel: string | null, event: string, data: Record<string, unknown>): Promise<void> {
+    if (session.closed) return;
+    if (session.transport.bufferedAmount > this.options.limits.maxBufferedBytes) {
+      this.close(session, CloseCodes.slowConsumer, 'slow consumer: frames while the send buffer is over the limit');
+      return;
+    }
+    try {
+      if (channel === null) throw new RequestError('forbidden', 'this path has no channel to publish to');
+      await authorize(this.hub.namespaces, channel, session.user, 'publish');
+      await this.hub.publish(channel, event, data);
+    } catch (err) {
+      this.#fail(session, null, this.#asRequestError(err, 'publish'));
+    }
+  }
+
+  /**
    * Runs a request when the connection has a free slot (at most `maxRequestsInFlight` at once;
    * the rest wait in arrival order, bounded by the rate limit), then answers it. Never rejects.
    */
-  async #admit(session: Session, req: ClientRequest): Promise<void> {
+  async #admit(session: Session, id: number | null, run: () => Promise<void>): Promise<void> {
     if (session.inFlight >= this.options.limits.maxRequestsInFlight) {
       await new Promise<void>((resolve) => (session.waiting ??= []).push(resolve));
     }
     if (session.closed) return;
     if (session.draining) {
       // Accepted by the parser but never started: refused, so the client knows it did not run.
-      this.#fail(session, req.id, new RequestError('rate_limited', 'the connection is closing; this request was not run'));
+      this.#fail(session, id, new RequestError('rate_limited', 'the connection is closing; this request was not run'));
       return;
     }
     session.inFlight++;
     try {
-      await this.#dispatch(session, req);
+      await run();
     } finally {
       session.inFlight--;
       const next = session.waiting?.shift();
@@ -383,6 +462,11 @@ export class Gateway {
     setTimeout(() => this.close(session, code, reason), DRAIN_TIMEOUT_MS).unref();
   }
 
+  /** A WebSocket-level pong: the client is alive (the heartbeat of Channels-style connections). */
+  onPong(session: Session): void {
+    session.lastSeenAt = Date.now();
+  }
+
   onBinary(session: Session): void {
     this.close(session, CloseCodes.protocolError, 'binary frames are not supported; send JSON text frames');
   }
@@ -434,14 +518,20 @@ export class Gateway {
     for (const session of [...this.sessions]) this.onClosed(session);
   }
 
-  async #subscribeRoute(session: Session, route: RouteMatch): Promise<void> {
+  /** Subscribes the alias's channels and reports them: a `subscribed` frame each (native), or one
+   * `connection_established` (Channels). Answers the channel Channels frames publish to (the
+   * first), or null when the alias was refused and the connection closed. */
+  async #subscribeRoute(session: Session, route: RouteMatch): Promise<string | null> {
+    // Channels: the subscriptions go live only after connection_established, so that frame comes first.
+    const goLive: (() => void)[] = [];
     try {
       const channels = await withTimeout(route.resolve(route.params, session.user), 'the path alias resolver');
       if (!channels) {
         this.close(session, CloseCodes.forbidden, 'this endpoint is not yours to use');
-        return;
+        return null;
       }
-      for (const channel of channels) {
+      let snapshot: unknown;
+      for (const [index, channel] of channels.entries()) {
         // The client may have subscribed to the alias's channel itself while the route resolved:
         // it already has what the alias would give it.
         if (session.subs.has(channel)) continue;
@@ -453,19 +543,35 @@ export class Gateway {
           if (err instanceof RequestError && err.code === 'already_subscribed') continue;
           throw err;
         }
-        session.send(serverFrame({ op: 'subscribed', channel, ...(outcome.result as Record<string, unknown>) }));
-        outcome.after?.();
+        const result = outcome.result as Record<string, unknown>;
+        if (session.frames === 'switchboard') {
+          session.send(serverFrame({ op: 'subscribed', channel, ...result }));
+          outcome.after?.();
+        } else {
+          if (index === 0) snapshot = result.snapshot;
+          if (outcome.after) goLive.push(outcome.after);
+        }
       }
+      if (session.frames === 'channels') {
+        session.send(connectionEstablishedFrame({ session: session.id, user: session.user, channels, snapshot, expiresAt: isoOrNull(session.expiresAt) }));
+      }
+      return channels[0] ?? null;
     } catch (err) {
       const error = this.#asRequestError(err, 'subscribe');
       const code = error.code === 'forbidden' || error.code === 'invalid_channel' || error.code === 'unknown_namespace' ? CloseCodes.forbidden : CloseCodes.internalError;
       this.close(session, code, error.message);
+      return null;
+    } finally {
+      // After a failure too: a subscription set up and never made live would stay pending in the
+      // hub; on a closed session going live only cleans it up.
+      for (const live of goLive) live();
     }
   }
 
   #fail(session: Session, id: number | null, error: RequestError): void {
     this.metrics.requestErrors.inc({ code: error.code });
-    session.send(id === null ? errorFrame(error) : replyError(id, error));
+    if (session.frames === 'channels') session.send(channelsErrorFrame(error));
+    else session.send(id === null ? errorFrame(error) : replyError(id, error));
   }
 
   #asRequestError(err: unknown, op: string): RequestError {
@@ -498,13 +604,17 @@ export class Gateway {
         if (now - session.openedAt > authTimeoutMs) this.close(session, CloseCodes.authTimeout, 'no connect frame in time');
         continue;
       }
-      if (now - session.lastSeenAt > 2 * heartbeatMs) {
+      // A Channels frontend never answers {"op":"ping"}: its heartbeat is a WebSocket ping, which
+      // browsers answer by themselves, and the pong counts as hearing from it.
+      const channels = session.frames === 'channels';
+      if (now - session.lastSeenAt > 2 * heartbeatMs && (!channels || session.transport.ping)) {
         this.close(session, CloseCodes.heartbeatTimeout, 'no frame from the client within the heartbeat timeout');
       } else if (session.expiresAt !== null && now > session.expiresAt + tokenGraceMs) {
         this.close(session, CloseCodes.tokenExpired, 'token expired; reconnect with a new one');
       } else if (now >= session.nextPingAt) {
         session.nextPingAt = now + heartbeatMs;
-        session.deliver(PING_FRAME);
+        if (!channels) session.deliver(PING_FRAME);
+        else session.transport.ping?.();
       }
     }
   }

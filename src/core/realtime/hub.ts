@@ -5,6 +5,7 @@ import type { ChannelLayer, HistoryOptions, HistoryPage, PresenceEvent, Publicat
 import { LayerUnavailableError, publicationChars } from '../layer/channel-layer.js';
 import type { Metrics } from '../metrics.js';
 import type { PresenceStore } from '../presence/presence-store.js';
+import { channelsErrorFrame, channelsMessageFrame, channelsPresenceFrame } from './channels-frames.js';
 import { messageFrame, presenceFrame, publicationPayload, unsubscribedFrame } from './frames.js';
 import { withTimeout } from '../util/timeout.js';
 import { RawJson, stringify } from './raw-json.js';
@@ -69,7 +70,8 @@ export function backpressureError(): RequestError {
 
 /**
  * The local fan-out index and the bridge to the channel layer. A publication arriving from the
- * layer is serialized once and the same Buffer is written to every local subscriber.
+ * layer is serialized once per frame style (native, Django Channels) and the same Buffer is
+ * written to every local subscriber of that style.
  */
 export class Hub {
   #channels = new Map<string, ChannelEntry>();
@@ -332,8 +334,14 @@ export class Hub {
     if (!sub) return;
     session.subs.delete(channel);
     this.unsubscribe(session, sub);
-    session.deliver(unsubscribedFrame(channel, error.toReply()));
     this.metrics.requestErrors.inc({ code: error.code });
+    if (session.frames === 'switchboard') {
+      session.deliver(unsubscribedFrame(channel, error.toReply()));
+      return;
+    }
+    // A Channels client cannot subscribe again by itself: told why, and let go once nothing is left.
+    session.deliver(Buffer.from(channelsErrorFrame(error, channel)));
+    if (session.subs.size === 0) session.owner.close(session, CloseCodes.forbidden, error.message);
   }
 
   #deliverPublication(entry: ChannelEntry, pub: Publication): void {
@@ -344,26 +352,32 @@ export class Hub {
         this.log.error({ err, channel: pub.channel }, 'server listener failed');
       }
     }
-    const frame = messageFrame(pub);
+    // Each style's frame is built on first use, once for all its subscribers.
+    let native: Buffer | null = null;
+    let channels: Buffer | null = null;
     const { floors } = entry;
     if (floors === null) {
-      for (const session of entry.live) session.deliver(frame);
+      for (const session of entry.live) session.deliver(session.frames === 'switchboard' ? (native ??= messageFrame(pub)) : (channels ??= channelsMessageFrame(pub)));
     } else {
       for (const session of entry.live) {
         const floor = floors.get(session);
-        if (floor === undefined) {
-          session.deliver(frame);
-        } else if (pub.epoch !== floor.epoch || pub.offset > floor.offset) {
+        if (floor !== undefined) {
+          if (pub.epoch === floor.epoch && pub.offset <= floor.offset) continue;
           // Past what the reply held: from here on this session is like any other.
           floors.delete(session);
-          session.deliver(frame);
         }
+        session.deliver(session.frames === 'switchboard' ? (native ??= messageFrame(pub)) : (channels ??= channelsMessageFrame(pub)));
       }
       if (floors.size === 0) entry.floors = null;
     }
     entry.lastEpoch = pub.epoch;
     entry.lastOffset = pub.offset;
-    if (entry.pending) for (const sub of entry.pending.keys()) sub.buffer?.push({ epoch: pub.epoch, offset: pub.offset, frame });
+    if (entry.pending) {
+      for (const [sub, session] of entry.pending) {
+        const frame = session.frames === 'switchboard' ? (native ??= messageFrame(pub)) : (channels ??= channelsMessageFrame(pub));
+        sub.buffer?.push({ epoch: pub.epoch, offset: pub.offset, frame });
+      }
+    }
     this.metrics.messagesOut.inc(entry.live.size);
     this.metrics.deliveryLatency.observe(Math.max(0, Date.now() - pub.time) / 1000);
   }
@@ -371,8 +385,11 @@ export class Hub {
   #onPresence(event: PresenceEvent): void {
     const entry = this.#channels.get(event.channel);
     if (!entry?.watchers || entry.watchers.size === 0) return;
-    const frame = presenceFrame(event.kind, event.channel, event.user);
-    for (const session of entry.watchers) session.deliver(frame);
+    let native: Buffer | null = null;
+    let channels: Buffer | null = null;
+    for (const session of entry.watchers) {
+      session.deliver(session.frames === 'switchboard' ? (native ??= presenceFrame(event.kind, event.channel, event.user)) : (channels ??= channelsPresenceFrame(event.kind, event.channel, event.user)));
+    }
     this.metrics.messagesOut.inc(entry.watchers.size);
   }
 

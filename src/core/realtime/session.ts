@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { UserInfo } from '@switchboard/client/protocol';
 import type { Namespace } from '../channels/namespaces.js';
+import type { FrameStyle } from '../channels/routes.js';
 import type { Transport } from './transport.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -63,6 +64,9 @@ export class Session {
   reportedBacklog = 0;
   /** Set when the connection is to close once the requests in flight are answered. */
   draining: { code: number; reason: string } | null = null;
+  /** The frames this connection speaks, fixed at the upgrade: native, or Django Channels on a
+   * path alias (fan-out builds each publication once per style, not once per socket). */
+  frames: FrameStyle = 'switchboard';
 
   constructor(
     readonly owner: SessionOwner,

@@ -9,4 +9,9 @@ export interface Transport {
   /** Changes the largest frame the client may send (smaller until `connect` succeeds); frames over
    * it close the connection with 1009 before they are read into memory. */
   limitFrames?(bytes: number): void;
+  /** Sends a WebSocket-level ping (browsers answer with a pong on their own): the heartbeat of
+   * connections whose client never answers `{"op":"ping"}` (Django Channels frontends). A transport
+   * without one (the in-process TestClient) has no network to lose, and such connections are not
+   * timed out for silence. */
+  ping?(): void;
 }

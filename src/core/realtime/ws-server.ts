@@ -92,6 +92,10 @@ class WsTransport implements Transport {
   limitFrames(bytes: number): void {
     setMaxPayload(this.ws, bytes);
   }
+
+  ping(): void {
+    if (this.ws.readyState === 1) this.ws.ping();
+  }
 }
 
 /** Attaches the WebSocket endpoint to an HTTP server: admits each socket (per-address and node
@@ -157,6 +161,8 @@ function wire(ws: WebSocket, session: Session, gateway: Gateway): void {
     else gateway.onText(session, data.toString('utf8'));
   });
   ws.on('close', () => gateway.onClosed(session));
+  // The answer to a WebSocket-level ping (the heartbeat of Channels-style connections).
+  ws.on('pong', () => gateway.onPong(session));
   // ws reports oversize frames (it closes with 1009 itself) and protocol errors here; without a
   // listener they would crash the process.
   ws.on('error', (err: Error & { code?: string }) => {
@@ -175,7 +181,7 @@ function refuse(socket: Duplex, status: number, message: string): void {
     socket.destroy();
     return;
   }
-  const code = status === 403 ? 'origin_not_allowed' : status === 404 ? 'not_found' : status === 429 ? 'too_many_connections' : 'unavailable';
+  const code = status === 400 ? 'bad_request' : status === 403 ? 'origin_not_allowed' : status === 404 ? 'not_found' : status === 429 ? 'too_many_connections' : 'unavailable';
   const body = JSON.stringify({ error: { code, message } });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,

@@ -19,10 +19,15 @@ export function installCartChannels(sb: Switchboard, domain: Domain): void {
     snapshot: (ctx) => getCart(domain, accountUser(ctx.user)!),
   });
   // The seeds' `ws/cart/<room>/` where the room was "user": here the room is you, by the word
-  // `user` or by your own id; any other room is refused (4501), never someone else's cart.
-  sb.addRoute('/ws/cart/', (_params, user) => (accountUser(user) ? [cartChannel(user!.id)] : null));
-  sb.addRoute('/ws/cart/:room/', ({ room }, user) => {
-    const me = accountUser(user);
-    return me && (room === 'user' || room === me.id) ? [cartChannel(me.id)] : null;
-  });
+  // `user` or by your own id; any other room is refused (4501), never someone else's cart. Their
+  // frontends switch on `data.type`, so these speak Channels frames (?frames=switchboard: native).
+  sb.addRoute('/ws/cart/', (_params, user) => (accountUser(user) ? [cartChannel(user!.id)] : null), { frames: 'channels' });
+  sb.addRoute(
+    '/ws/cart/:room/',
+    ({ room }, user) => {
+      const me = accountUser(user);
+      return me && (room === 'user' || room === me.id) ? [cartChannel(me.id)] : null;
+    },
+    { frames: 'channels' },
+  );
 }
