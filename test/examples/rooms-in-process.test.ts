@@ -7,6 +7,7 @@ import type { ServerFrame } from '@switchboard/client/protocol';
 import { builtinModules, createApp, loadConfig, type App } from 'switchboard';
 import { TestClient } from 'switchboard/testing';
 import { roomsModule } from '../../examples/rooms/index.js';
+import { reseedModules } from '../../src/app.js';
 
 // The rooms module tested the way the guide shows: a whole node in the test process (SQLite in a
 // temporary folder, the demo accounts), REST through Fastify's inject and WebSocket frames through
@@ -66,4 +67,12 @@ test('a member sees messages posted over REST until the owner removes them', asy
   const ended = await nextFrame(client);
   assert.ok(ended.op === 'unsubscribed' && ended.error.code === 'forbidden');
   client.disconnect();
+});
+
+test('reloading the demo data with the rooms module deletes the rooms before the users they name', async () => {
+  const owner = await signIn('manager@demo.test', 'manager-demo');
+  await call(owner.token, 'POST', '/api/rooms', { name: 'Doomed' });
+  await reseedModules(app.modules, app.domain, loadConfig({ SWITCHBOARD_ENV: 'test', SWITCHBOARD_DATA: dataDir }), app.domain.log);
+  assert.deepEqual(await app.domain.db.selectFrom('rooms').select('id').execute(), []);
+  assert.ok(await app.domain.db.selectFrom('users').select('id').where('email', '=', 'manager@demo.test').executeTakeFirst(), 'the demo accounts are back');
 });
