@@ -6,6 +6,7 @@ import { describe } from 'node:test';
 import { createApp, type App } from '../../src/app.js';
 import { Payments } from '../../src/modules/payments/payments.js';
 import { loadConfig, type Config, type Limits } from '../../src/core/config.js';
+import type { SwitchboardModule } from '../../src/core/module.js';
 import type { DispatcherOptions } from '../../src/core/outbox/dispatcher.js';
 import { DEMO_ACCOUNTS } from '../../src/modules/accounts/seed.js';
 import type { Role } from '../../src/modules/accounts/schema.js';
@@ -45,6 +46,8 @@ export interface TestAppOptions {
   listen?: boolean;
   /** Run on Redis (layer, presence, connection counts) under this key prefix. */
   redis?: { url: string; prefix: string };
+  /** The modules to run (default: the built-in shop), e.g. `[...builtinModules, roomsModule]`. */
+  modules?: readonly SwitchboardModule[];
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read answers loosely and assert on them
@@ -102,7 +105,7 @@ export async function startApp(options: TestAppOptions): Promise<TestApp> {
     config.redisUrl = options.redis.url;
     config.redisPrefix = options.redis.prefix;
   }
-  const app = await createApp({ config, dispatcher: { pollMs: 200, ...options.dispatcher } });
+  const app = await createApp({ config, dispatcher: { pollMs: 200, ...options.dispatcher }, modules: options.modules });
   let port = 0;
   if (options.listen !== false) port = (await app.sb.listen(0, '127.0.0.1')).port;
   const url = `http://127.0.0.1:${port}`;

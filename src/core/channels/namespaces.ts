@@ -8,6 +8,9 @@ export interface AccessContext {
   namespace: string;
   /** The part after `namespace:` (empty for a bare namespace), e.g. the user id in `user:42`. */
   key: string;
+  /** For the `publish` rule only: what the client publishes, so a rule can allow some events and
+   * check their data (the server's own events on the same channel cannot then be forged). */
+  publication?: { event: string; data: unknown };
 }
 
 export type AccessRule = (ctx: AccessContext) => boolean | Promise<boolean>;

@@ -8,11 +8,13 @@ export async function authorize(
   channel: string,
   user: UserInfo | null,
   kind: AccessKind,
+  publication?: AccessContext['publication'],
 ): Promise<{ namespace: Namespace; ctx: AccessContext }> {
   const resolved = namespaces.resolve(channel, user);
   if (!resolved.ok) throw new RequestError(resolved.code, `${channel.slice(0, 64)}: ${resolved.code.replace('_', ' ')}`, 'channel');
-  if (!(await isAllowed(resolved.namespace, kind, resolved.ctx))) {
+  const ctx = publication ? { ...resolved.ctx, publication } : resolved.ctx;
+  if (!(await isAllowed(resolved.namespace, kind, ctx))) {
     throw new RequestError('forbidden', `${kind} is not allowed on ${channel}`, 'channel');
   }
-  return { namespace: resolved.namespace, ctx: resolved.ctx };
+  return { namespace: resolved.namespace, ctx };
 }
