@@ -80,6 +80,12 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
     if (err instanceof HttpError) return reply.status(err.status).send({ error: { code: err.code, message: err.message, details: err.details ?? {} } });
     const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
+    if (isDatabaseBusy(err)) {
+      // Every pooled connection stayed busy past the wait (a burst of writers on one row, a slow
+      // database): the request did not run; it may be retried, unlike a failure.
+      deps.log.warn({ err }, 'database busy');
+      return reply.status(503).header('retry-after', '1').send({ error: { code: 'unavailable', message: 'the database is busy; try again in a moment', details: {} } });
+    }
     if (status >= 500) {
       deps.log.error({ err }, 'request failed');
       return reply.status(status).send({ error: { code: 'internal', message: 'internal error', details: {} } });
@@ -134,4 +140,10 @@ function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** pg's pool gave up waiting for a free connection (`connectionTimeoutMillis`), or PostgreSQL
+ * refused a connection (the server is restarting or at max_connections). */
+function isDatabaseBusy(err: Error & { code?: string }): boolean {
+  return err.message === 'timeout exceeded when trying to connect' || err.code === '57P03' || err.code === '53300';
 }
