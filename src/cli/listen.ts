@@ -32,6 +32,7 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
  * enough for `npm start` to type-check and start again after a restart. */
 const RECONNECT_FOR_MS = 120_000;
 const RECONNECT_MAX_DELAY_MS = 5_000;
+const CLOSE_WAIT_MS = 1_000;
 
 /** Words that stand for one of your own channels, so nobody has to look up their user or tenant id. */
 const OWN_CHANNELS: Readonly<Record<string, string>> = { cart: 'cart', user: 'user', notifications: 'user', 'my-orders': 'my-orders', 'worker-orders': 'worker-orders' };
@@ -351,8 +352,14 @@ class Listener {
     this.#conn = null;
     if (conn) {
       if (conn.watchdog) clearTimeout(conn.watchdog);
-      if (conn.ws.readyState === WebSocket.OPEN) conn.ws.close(1000, 'listen stopped');
-      else conn.ws.terminate();
+      if (conn.ws.readyState === WebSocket.OPEN) {
+        conn.ws.close(1000, 'listen stopped');
+        // A node that does not answer the close must not keep Ctrl-C waiting.
+        const cut = setTimeout(() => conn.ws.terminate(), CLOSE_WAIT_MS);
+        conn.ws.once('close', () => clearTimeout(cut));
+      } else {
+        conn.ws.terminate();
+      }
     }
     this.#settle(error);
   }
