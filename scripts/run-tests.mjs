@@ -22,9 +22,10 @@ if (files.length === 0) {
   console.error('no test files found (did tsc -b run?)');
   process.exit(1);
 }
-// The multi-node suites run real node processes under load: they go last, one at a time, so they
-// neither starve the timing-sensitive suites (heartbeats) nor get starved by them.
-const heavy = (f) => relative(testDir, f).startsWith('multinode');
+// The multi-node suites run real node processes under load, and the React hooks suite a browser on
+// two bundled pages: they go last, one at a time, so they neither starve the timing-sensitive suites
+// (heartbeats of 100 ms) nor get starved by them.
+const heavy = (f) => relative(testDir, f).startsWith('multinode') || relative(testDir, f).startsWith('react/hooks');
 const phases = [
   { files: files.filter((f) => !heavy(f)), concurrency: 2 },
   { files: files.filter(heavy), concurrency: 1 },
