@@ -7,6 +7,7 @@ import { createApp, type App } from '../../src/app.js';
 import { Payments } from '../../src/modules/payments/payments.js';
 import { loadConfig, type Config, type Limits } from '../../src/core/config.js';
 import type { DispatcherOptions } from '../../src/core/outbox/dispatcher.js';
+import type { WebAppOptions } from '../../src/core/http/web.js';
 import { DEMO_ACCOUNTS } from '../../src/modules/accounts/seed.js';
 import type { Role } from '../../src/modules/accounts/schema.js';
 import { dropSchema, PG_URL, postgresUnavailable } from './services.js';
@@ -45,6 +46,12 @@ export interface TestAppOptions {
   listen?: boolean;
   /** Run on Redis (layer, presence, connection counts) under this key prefix. */
   redis?: { url: string; prefix: string };
+  /** Serve a built web app at `/` (e.g. web/dist). */
+  web?: WebAppOptions;
+  /** Listen on this port (e.g. a node restarted where its clients expect it); default: a free one. */
+  port?: number;
+  /** Default 'test'. */
+  env?: Config['env'];
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read answers loosely and assert on them
@@ -86,6 +93,7 @@ export async function startApp(options: TestAppOptions): Promise<TestApp> {
   const dataDir = shared?.dataDir ?? (await mkdtemp(join(tmpdir(), 'switchboard-app-')));
   const schema = options.engine === 'postgres' ? (shared?.schema ?? `t_${randomBytes(6).toString('hex')}`) : null;
   const config: Config = loadConfig({ SWITCHBOARD_ENV: 'test' }, {});
+  config.env = options.env ?? 'test';
   config.dataDir = dataDir;
   config.jwtSecret = TEST_SECRET;
   config.apiKey = TEST_API_KEY;
@@ -102,9 +110,9 @@ export async function startApp(options: TestAppOptions): Promise<TestApp> {
     config.redisUrl = options.redis.url;
     config.redisPrefix = options.redis.prefix;
   }
-  const app = await createApp({ config, dispatcher: { pollMs: 200, ...options.dispatcher } });
+  const app = await createApp({ config, dispatcher: { pollMs: 200, ...options.dispatcher }, ...(options.web ? { web: options.web } : {}) });
   let port = 0;
-  if (options.listen !== false) port = (await app.sb.listen(0, '127.0.0.1')).port;
+  if (options.listen !== false) port = (await app.sb.listen(options.port ?? 0, '127.0.0.1')).port;
   const url = `http://127.0.0.1:${port}`;
   const request = async <T>(method: string, path: string, o: RequestOptions = {}): Promise<ApiAnswer<T>> => {
     const headers: Record<string, string> = { ...o.headers };
