@@ -50,6 +50,17 @@ function isSession(value: unknown): value is Session {
   );
 }
 
+/** Storage can refuse (disabled by the user, private modes, full): the session then lives in this
+ * tab's memory only, which is still a working sign-in. */
+function write(value: string | null): void {
+  try {
+    if (value === null) localStorage.removeItem(KEY);
+    else localStorage.setItem(KEY, value);
+  } catch {
+    // Kept in memory only.
+  }
+}
+
 function stored(): Session | null {
   try {
     const value: unknown = JSON.parse(localStorage.getItem(KEY) ?? 'null');
@@ -74,7 +85,7 @@ function armExpiry(): void {
 
 function load(): void {
   current = stored();
-  if (!current) localStorage.removeItem(KEY);
+  if (!current) write(null);
   armExpiry();
 }
 
@@ -93,7 +104,7 @@ export function getSession(): Session | null {
 export function signIn(session: Session): void {
   current = session;
   notice = null;
-  localStorage.setItem(KEY, JSON.stringify(session));
+  write(JSON.stringify(session));
   armExpiry();
   emit();
 }
@@ -103,7 +114,7 @@ export function signOut(reason?: string): void {
   if (current === null && reason === undefined) return;
   current = null;
   notice = reason ?? null;
-  localStorage.removeItem(KEY);
+  write(null);
   armExpiry();
   emit();
 }
