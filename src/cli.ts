@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, describeSettings, loadConfig, type Config } from './core/config.js';
 import { keptSecret, TokenService } from './core/auth/tokens.js';
 import { createApp, migrationSources, reseedModules } from './app.js';
@@ -63,12 +64,26 @@ export function parseArgs(args: string[]): { flags: Record<string, string>; posi
   return { flags, positionals };
 }
 
+/** The web app's build beside this server: dist/src/cli.js -> web/dist. */
+const BUNDLED_WEB_DIR = fileURLToPath(new URL('../../web/dist', import.meta.url));
+
+/** Where the web app is served from: SWITCHBOARD_WEB_DIR, else the bundled build; 'none': API only. */
+function webRoot(config: Config): string | null {
+  if (config.webDir === 'none') return null;
+  return config.webDir ?? BUNDLED_WEB_DIR;
+}
+
 async function serve(flags: Record<string, string>): Promise<void> {
   const config = loadConfig(process.env, flags);
-  const app = await createApp({ config, crashAfterCommit: config.env === 'test' && process.env.SWITCHBOARD_TEST_FAULT === 'crash-after-commit' });
+  const root = webRoot(config);
+  const app = await createApp({ config, web: root === null ? null : { root }, crashAfterCommit: config.env === 'test' && process.env.SWITCHBOARD_TEST_FAULT === 'crash-after-commit' });
   const { sb } = app;
   const { url } = await sb.listen();
-  sb.log.info({ url, env: config.env, layer: config.redisUrl ? 'redis' : 'memory', database: app.database.where, migrations: app.migrations }, `Switchboard listening on ${url}`);
+  sb.log.info({ url, env: config.env, layer: config.redisUrl ? 'redis' : 'memory', database: app.database.where, migrations: app.migrations, web: root }, `Switchboard listening on ${url}`);
+  // Said at start, not only on the page: the node serves the API either way.
+  if (root !== null && !existsSync(join(root, 'index.html'))) {
+    sb.log.warn({ web: root }, 'the web app is not built: `/` shows how to build it (npm run build:web)');
+  }
   // Every development start, not only the first: the accounts are how a newcomer gets in.
   if (config.demoData) {
     const accounts = await presentDemoAccounts(app.domain);

@@ -41,6 +41,7 @@ void describe('loadConfig', () => {
       limits: defaultLimits,
       history: { size: 100, ttlMs: 300_000, maxChars: 256 * 1024 * 1024 },
       shutdownGraceMs: 5_000,
+      webDir: null,
     });
     assert.notEqual(config.limits, defaultLimits, 'a copy: changing one config does not change the defaults');
     assert.deepEqual(defaultLimits, {
@@ -126,6 +127,7 @@ void describe('loadConfig', () => {
       SWITCHBOARD_DEMO_DATA: 'true',
       SWITCHBOARD_SANDBOX_PAYMENTS: 'false',
       SWITCHBOARD_SANDBOX_SECRET: 'sandbox-secret-0123456789',
+      SWITCHBOARD_WEB_DIR: '/srv/shop/web',
     });
     assert.deepEqual(config, {
       env: 'test',
@@ -174,6 +176,7 @@ void describe('loadConfig', () => {
       },
       history: { size: 0, ttlMs: 1000, maxChars: 4096 },
       shutdownGraceMs: 0,
+      webDir: '/srv/shop/web',
     });
   });
 
@@ -328,6 +331,6 @@ void describe('loadConfig', () => {
     ] as const) {
       assert.ok(settings.some((s) => s.env === env && s.flag === flag), env);
     }
-    assert.equal(settings.length, 46);
+    assert.equal(settings.length, 47);
   });
 });

@@ -38,6 +38,8 @@ export interface Config {
   limits: Limits;
   history: { size: number; ttlMs: number; maxChars: number };
   shutdownGraceMs: number;
+  /** The built web app's folder; null: the one beside the server (web/dist); 'none': API only. */
+  webDir: string | null;
 }
 
 export interface Limits {
@@ -144,6 +146,7 @@ const settings = {
   historyTtlMs: { env: 'SWITCHBOARD_HISTORY_TTL_MS', flag: 'history-ttl-ms', schema: z.coerce.number().int().min(0) },
   historyMaxChars: { env: 'SWITCHBOARD_HISTORY_MAX_CHARS', flag: 'history-max-chars', schema: z.coerce.number().int().min(0) },
   shutdownGraceMs: { env: 'SWITCHBOARD_SHUTDOWN_GRACE_MS', flag: 'shutdown-grace-ms', schema: z.coerce.number().int().min(0) },
+  webDir: { env: 'SWITCHBOARD_WEB_DIR', flag: 'web-dir', schema: z.string().min(1) },
 } as const;
 
 type SettingName = keyof typeof settings;
@@ -264,6 +267,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
     },
     history: { size: parsed.historySize ?? 100, ttlMs: parsed.historyTtlMs ?? 300_000, maxChars: parsed.historyMaxChars ?? 256 * 1024 * 1024 },
     shutdownGraceMs: parsed.shutdownGraceMs ?? 5_000,
+    webDir: parsed.webDir ?? null,
   };
 }
 

@@ -6,6 +6,7 @@ import { NamespaceRegistry, type NamespaceOptions } from './channels/namespaces.
 import { RouteTable, type RouteOptions, type RouteResolver } from './channels/routes.js';
 import type { Config } from './config.js';
 import { buildHttpApp } from './http/app.js';
+import type { WebAppOptions } from './http/web.js';
 import type { ChannelLayer } from './layer/channel-layer.js';
 import { MemoryLayer } from './layer/memory-layer.js';
 import { RedisLayer } from './layer/redis-layer.js';
@@ -31,6 +32,8 @@ export interface SwitchboardOptions {
   layer?: ChannelLayer;
   presence?: PresenceStore;
   connections?: ConnectionCounter;
+  /** Serve a built web app (web/dist) at `/` beside the API; without it the node serves the API only. */
+  web?: WebAppOptions | null;
 }
 
 /** What a node keeps its shared state in: this process, or Redis for many nodes. */
@@ -85,6 +88,7 @@ export class Switchboard {
     readonly tokens: TokenService,
     readonly apiKey: string | null,
     backends: Backends,
+    web: WebAppOptions | null,
   ) {
     const { layer, presence, connections } = backends;
     this.#backends = backends;
@@ -105,7 +109,7 @@ export class Switchboard {
       connections,
       admission: this.admission,
     });
-    this.http = buildHttpApp({ hub: this.hub, metrics: this.metrics, log, apiKey, isReady: () => layer.ready() && this.#closing === null, limits: config.limits });
+    this.http = buildHttpApp({ hub: this.hub, metrics: this.metrics, log, apiKey, isReady: () => layer.ready() && this.#closing === null, limits: config.limits, web });
     attachWebSockets(this.http.server, this.gateway, config.limits.maxFrameBytes, this.admission, proxies);
     // Clients can do nothing on `sys`: no rules. The node itself listens to its account events.
     this.namespaces.define('sys', { historySize: 0 });
@@ -124,7 +128,7 @@ export class Switchboard {
     const tokens = new TokenService(secret.value, { requireExpiry: config.env === 'production' });
     // Connecting to Redis fails fast (RedisUnreachableError) rather than serving without it.
     const backends = options.layer || !config.redisUrl ? memoryBackends(config, options) : await redisBackends(config, config.redisUrl, log);
-    const sb = new Switchboard(config, log, tokens, apiKey, backends);
+    const sb = new Switchboard(config, log, tokens, apiKey, backends, options.web ?? null);
     await sb.hub.start();
     await sb.hub.listen(ACCOUNT_EVENTS_CHANNEL, {
       publication: (pub) => {

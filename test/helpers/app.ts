@@ -8,6 +8,7 @@ import { Payments } from '../../src/modules/payments/payments.js';
 import { loadConfig, type Config, type Limits } from '../../src/core/config.js';
 import type { SwitchboardModule } from '../../src/core/module.js';
 import type { DispatcherOptions } from '../../src/core/outbox/dispatcher.js';
+import type { WebAppOptions } from '../../src/core/http/web.js';
 import { DEMO_ACCOUNTS } from '../../src/modules/accounts/seed.js';
 import type { Role } from '../../src/modules/accounts/schema.js';
 import { dropSchema, PG_URL, postgresUnavailable } from './services.js';
@@ -48,6 +49,12 @@ export interface TestAppOptions {
   redis?: { url: string; prefix: string };
   /** The modules to run (default: the built-in shop), e.g. `[...builtinModules, roomsModule]`. */
   modules?: readonly SwitchboardModule[];
+  /** Serve a built web app at `/` (e.g. web/dist). */
+  web?: WebAppOptions;
+  /** Listen on this port (e.g. a node restarted where its clients expect it); default: a free one. */
+  port?: number;
+  /** Default 'test'. */
+  env?: Config['env'];
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read answers loosely and assert on them
@@ -89,6 +96,7 @@ export async function startApp(options: TestAppOptions): Promise<TestApp> {
   const dataDir = shared?.dataDir ?? (await mkdtemp(join(tmpdir(), 'switchboard-app-')));
   const schema = options.engine === 'postgres' ? (shared?.schema ?? `t_${randomBytes(6).toString('hex')}`) : null;
   const config: Config = loadConfig({ SWITCHBOARD_ENV: 'test' }, {});
+  config.env = options.env ?? 'test';
   config.dataDir = dataDir;
   config.jwtSecret = TEST_SECRET;
   config.apiKey = TEST_API_KEY;
@@ -105,9 +113,9 @@ export async function startApp(options: TestAppOptions): Promise<TestApp> {
     config.redisUrl = options.redis.url;
     config.redisPrefix = options.redis.prefix;
   }
-  const app = await createApp({ config, dispatcher: { pollMs: 200, ...options.dispatcher }, modules: options.modules });
+  const app = await createApp({ config, dispatcher: { pollMs: 200, ...options.dispatcher }, modules: options.modules, ...(options.web ? { web: options.web } : {}) });
   let port = 0;
-  if (options.listen !== false) port = (await app.sb.listen(0, '127.0.0.1')).port;
+  if (options.listen !== false) port = (await app.sb.listen(options.port ?? 0, '127.0.0.1')).port;
   const url = `http://127.0.0.1:${port}`;
   const request = async <T>(method: string, path: string, o: RequestOptions = {}): Promise<ApiAnswer<T>> => {
     const headers: Record<string, string> = { ...o.headers };

@@ -5,6 +5,7 @@ import { allow } from '../../src/core/channels/namespaces.js';
 import { loadConfig, type Config, type Limits } from '../../src/core/config.js';
 import { installDefaultChannels } from '../../src/core/defaults.js';
 import { Switchboard } from '../../src/core/switchboard.js';
+import type { WebAppOptions } from '../../src/core/http/web.js';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
 export const TEST_API_KEY = 'test-api-key-0123456789abcdef';
@@ -23,6 +24,8 @@ export interface TestServerOptions {
   listen?: boolean;
   /** Run on Redis (layer, presence, connection counts) under this key prefix. */
   redis?: { url: string; prefix: string; timeoutMs?: number; presenceTimeoutMs?: number };
+  /** Serve a built web app at `/`. */
+  web?: WebAppOptions;
 }
 
 export interface TestServer {
@@ -62,7 +65,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     config.redisTimeoutMs = options.redis.timeoutMs ?? config.redisTimeoutMs;
     config.presenceTimeoutMs = options.redis.presenceTimeoutMs ?? config.presenceTimeoutMs;
   }
-  const sb = await Switchboard.create({ config });
+  const sb = await Switchboard.create({ config, ...(options.web ? { web: options.web } : {}) });
   installDefaultChannels(sb);
   const open = { subscribe: allow.authenticated, publish: allow.authenticated, history: allow.authenticated, presence: allow.authenticated, trackPresence: true };
   sb.defineNamespace('room', { ...open, historySize: 50 })

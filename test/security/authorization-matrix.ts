@@ -141,6 +141,8 @@ export interface RestRow {
 export const REST_MATRIX: readonly RestRow[] = [
   { method: 'POST', path: '/api/auth/register', route: 'POST /api/auth/register', body: {}, probe: 'empty body (400)', allow: EVERYONE },
   { method: 'POST', path: '/api/auth/login', route: 'POST /api/auth/login', body: {}, probe: 'empty body (400)', allow: EVERYONE },
+  // Development and test only (demo data on): the demo accounts for the sign-in page's one-click buttons.
+  { method: 'GET', path: '/api/dev/demo-accounts', route: 'GET /api/dev/demo-accounts', allow: EVERYONE },
   { method: 'GET', path: '/api/me', route: 'GET /api/me', allow: LIVE },
   { method: 'POST', path: '/api/users', route: 'POST /api/users', body: {}, probe: 'empty body (400)', allow: ADMINS },
   { method: 'GET', path: '/api/users', route: 'GET /api/users', allow: ADMINS },

@@ -10,6 +10,7 @@ import type { Metrics } from '../metrics.js';
 import type { Limits } from '../config.js';
 import { jsonTooDeep } from '../util/json-depth.js';
 import { HttpError } from './errors.js';
+import { installWebApp, type WebAppOptions } from './web.js';
 
 export interface HttpDeps {
   hub: Hub;
@@ -18,6 +19,8 @@ export interface HttpDeps {
   apiKey: string | null;
   isReady: () => boolean;
   limits: Pick<Limits, 'maxJsonDepth' | 'requestTimeoutMs' | 'keepAliveTimeoutMs'>;
+  /** Serve a built web app at `/` (its pages, assets and the SPA fallback); null: API only. */
+  web?: WebAppOptions | null;
 }
 
 /** Bodies of routes anyone may call (sign-in, registration, provider callbacks) are small: a
@@ -98,7 +101,13 @@ export function buildHttpApp(deps: HttpDeps): FastifyInstance {
     const message = status === 415 ? `send the body as JSON, with the header Content-Type: application/json (got ${_req.headers['content-type'] ?? 'no Content-Type'})` : err.message;
     return reply.status(status).send({ error: { code, message, details: {} } });
   });
-  app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url}`, details: {} } }));
+  // A page path a browser navigates to (/shop, /orders/42) is the web app's to answer: it routes
+  // in the browser and shows its own not-found page. Everything else keeps the JSON 404.
+  const webFallback = deps.web ? installWebApp(app, deps.web) : null;
+  app.setNotFoundHandler(async (req, reply) => {
+    if (webFallback && (await webFallback(req, reply))) return reply;
+    return reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url}`, details: {} } });
+  });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => (deps.isReady() ? { status: 'ready' } : reply.status(503).send({ status: 'not ready' })));

@@ -13,11 +13,11 @@ import './schema.js';
 export const accountsModule: SwitchboardModule = {
   name: 'accounts',
   migrations: accountMigrations,
-  install({ sb, api, domain }) {
+  install({ sb, api, domain, config }) {
     api.useAccounts({ fromToken: accountUser, isLive: (user) => isLive(domain.db, user) });
     // Every account token is checked at connect and refresh, whatever namespace it uses later.
     sb.checkPrincipals(principalCheck(domain.db));
-    accountRoutes(api, domain);
+    accountRoutes(api, domain, { demoAccounts: config.demoData && config.env !== 'production' });
   },
   seed: ({ domain }) => seedAccounts(domain),
   reset: resetAccounts,

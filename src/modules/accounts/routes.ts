@@ -5,6 +5,7 @@ import { HttpError } from '../../core/http/errors.js';
 import { ROLES, type Role } from './schema.js';
 import { changeAccount, deleteAccount, listAccounts } from './administration.js';
 import { createUser, login, register, sessionFor, userView } from './accounts.js';
+import { presentDemoAccounts } from './seed.js';
 
 const email = z.string().trim().email().max(200);
 const password = z.string().min(8, 'must be at least 8 characters').max(200);
@@ -23,7 +24,8 @@ const accountSchema = userSchema.extend({ disabled: z.boolean() });
 const idParams = z.object({ id: z.string().min(1).max(64) });
 const role = z.enum(ROLES as [string, ...string[]]);
 
-export function accountRoutes(api: Api, domain: Domain): void {
+export function accountRoutes(api: Api, domain: Domain, options: { demoAccounts: boolean }): void {
+  if (options.demoAccounts) demoAccountsRoute(api, domain);
   api.route({
     method: 'POST',
     url: '/api/auth/register',
@@ -113,5 +115,22 @@ export function accountRoutes(api: Api, domain: Domain): void {
       await deleteAccount(domain, user, params.id);
       return undefined;
     },
+  });
+}
+
+/**
+ * The demo accounts with their passwords, for the sign-in page to offer one click per role. Only
+ * while demo data is on outside production: the same accounts `npm start` prints, whose passwords
+ * are in the source; a node without demo data has no such route (404).
+ */
+function demoAccountsRoute(api: Api, domain: Domain): void {
+  api.route({
+    method: 'GET',
+    url: '/api/dev/demo-accounts',
+    tag: 'accounts',
+    summary: 'Development only (demo data on, not production): the demo accounts that exist as seeded, with their passwords, one per role.',
+    auth: 'none',
+    response: z.object({ items: z.array(z.object({ email: z.string(), password: z.string(), role, name: z.string() })) }),
+    handler: async () => ({ items: await presentDemoAccounts(domain) }),
   });
 }

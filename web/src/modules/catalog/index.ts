@@ -1,0 +1,2 @@
+/** Catalogue: the shop's products (GET /api/products). */
+export { ShopPage } from './shop-page';
