@@ -44,7 +44,7 @@ async function openPage(browser: Browser, viewport = { width: 1100, height: 720 
   return { context, page, errors };
 }
 
-async function bannerShows(page: Page, status: 'live' | 'offline' | 'connecting' | 'catching-up', timeout = 15_000): Promise<void> {
+async function bannerShows(page: Page, status: 'live' | 'offline' | 'connecting' | 'catching_up', timeout = 15_000): Promise<void> {
   await page.locator(`.banner[data-status="${status}"]`).waitFor({ timeout });
 }
 
@@ -231,7 +231,7 @@ void describe('the connection banner', { skip }, () => {
     await bannerShows(page, 'live');
     await context.setOffline(true);
     await bannerShows(page, 'offline', 5_000);
-    assert.match((await page.locator('.banner').textContent()) ?? '', /This device is offline/);
+    assert.match((await page.locator('.banner').textContent()) ?? '', /this device is offline/);
     await context.setOffline(false);
     await bannerShows(page, 'live', 20_000);
     await context.close();

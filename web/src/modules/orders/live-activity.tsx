@@ -10,18 +10,16 @@ import { STATUS_LABELS, type Order, type OrderEvents } from './types';
  */
 export function LiveActivity({ channel }: { channel: string }) {
   const [recent, setRecent] = useState<{ order: Order; at: string; key: string }[]>([]);
-  const { state, error } = useChannel<OrderEvents>(channel, {
-    onMessage: (publication) => {
-      const { order } = publication.data;
-      setRecent((list) => [{ order, at: publication.time, key: `${publication.epoch}:${publication.offset}` }, ...list].slice(0, 8));
-    },
+  const add = (order: Order, meta: { time: string; epoch: string; offset: number }) => setRecent((list) => [{ order, at: meta.time, key: `${meta.epoch}:${meta.offset}` }, ...list].slice(0, 8));
+  const { status, error } = useChannel<OrderEvents>(channel, {
+    on: { order_created: (data, meta) => add(data.order, meta), order_updated: (data, meta) => add(data.order, meta) },
   });
   if (error) return <p className="error">{error.message}</p>;
   return (
     <div className="card">
       <h2>Live activity</h2>
       {recent.length === 0 ? (
-        <p className="muted">{state === 'subscribed' ? 'Order changes will appear here as they happen.' : 'Connecting…'}</p>
+        <p className="muted">{status === 'live' ? 'Order changes will appear here as they happen.' : 'Connecting…'}</p>
       ) : (
         <ul className="activity">
           {recent.map(({ order, at, key }) => (
