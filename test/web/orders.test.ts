@@ -218,7 +218,7 @@ void describe('order pages in a real browser (Debian chromium)', { skip }, () =>
     const offered: Record<Role, Partial<Record<string, string[]>>> = {
       customer: { paid: ['Cancel order'], assigned: [], in_progress: [], completed: [] },
       worker: { assigned: ['Start work'], in_progress: ['Save progress', 'Mark completed'], completed: [] },
-      manager: { paid: ['Assign', 'Save price', 'Cancel order'], assigned: ['Reassign', 'Save price', 'Start work', 'Take the worker off', 'Cancel order'], in_progress: ['Reassign', 'Save price', 'Save progress', 'Mark completed', 'Cancel order'], completed: [] },
+      manager: { paid: ['Assign', 'Save price', 'Cancel order'], assigned: ['Reassign', 'Save price', 'Mark in progress', 'Take the worker off', 'Cancel order'], in_progress: ['Reassign', 'Save price', 'Save progress', 'Mark completed', 'Cancel order'], completed: [] },
       admin: { paid: ['Assign', 'Save price', 'Cancel order'], completed: [] },
     };
     const orders: Record<string, OrderView> = { paid, assigned, in_progress: working, completed: done };
@@ -250,7 +250,7 @@ void describe('order pages in a real browser (Debian chromium)', { skip }, () =>
       }
       if (role === 'manager') {
         await card(person.page, assigned.number).waitFor();
-        assert.deepEqual(await card(person.page, assigned.number).getByRole('button').allTextContents(), ['Reassign', 'Save price', 'Start work', 'Take the worker off', 'Cancel order']);
+        assert.deepEqual(await card(person.page, assigned.number).getByRole('button').allTextContents(), ['Reassign', 'Save price', 'Mark in progress', 'Take the worker off', 'Cancel order']);
       }
       // A worker cannot open an order that is not theirs: the page says so in words.
       if (role === 'worker') {
@@ -264,7 +264,7 @@ void describe('order pages in a real browser (Debian chromium)', { skip }, () =>
 
   void test('the staff board prices in major units, exactly; writes that lost a race are refused in words and the latest is shown', async () => {
     const order = await paidOrder();
-    const manager = await signedIn('manager', '/staff');
+    const manager = await signedIn('manager', '/staff?status=all');
     const row = card(manager.page, order.number);
     const input = row.getByLabel('Price (USD)');
     await input.waitFor();
@@ -322,6 +322,9 @@ void describe('order pages in a real browser (Debian chromium)', { skip }, () =>
     await customer.page.locator('[data-field="status"] .status', { hasText: 'Cancelled' }).waitFor();
     await actions.getByText('Nothing: this order is cancelled.').waitFor();
     await toast(manager.page, `Order #${order.number}: Cora Customer cancelled it.`).waitFor();
+    // The board's default filter lists open orders: the cancelled one leaves it, and is under "Cancelled".
+    await card(manager.page, order.number).waitFor({ state: 'detached' });
+    await manager.page.getByRole('link', { name: /^Cancelled \d+$/ }).click();
     await card(manager.page, order.number).locator('.status', { hasText: 'Cancelled' }).waitFor();
   });
 

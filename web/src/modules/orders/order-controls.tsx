@@ -20,8 +20,9 @@ export function MoveButtons({ order, role, write }: { order: Order; role: Role; 
       {moves.map((to) => {
         if (to !== 'cancelled') {
           return (
-            <Button key={to} variant={to === 'paid' && order.status === 'assigned' ? 'secondary' : 'primary'} busy={write.busy === `move:${to}`} disabled={write.busy !== null} onClick={() => move(to)}>
-              {moveLabel(order.status, to)}
+            // The worker's next step is their main action; staff mostly assign and price, so their moves stay secondary.
+            <Button key={to} variant={role === 'worker' ? 'primary' : 'secondary'} busy={write.busy === `move:${to}`} disabled={write.busy !== null} onClick={() => move(to)}>
+              {moveLabel(order.status, to, role)}
             </Button>
           );
         }
@@ -36,7 +37,7 @@ export function MoveButtons({ order, role, write }: { order: Order; role: Role; 
           </span>
         ) : (
           <Button key={to} variant="danger" disabled={write.busy !== null} onClick={() => setConfirming(true)}>
-            {moveLabel(order.status, to)}
+            {moveLabel(order.status, to, role)}
           </Button>
         );
       })}

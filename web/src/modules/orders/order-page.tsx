@@ -38,7 +38,9 @@ function OrderView({ id, user }: { id: string; user: User }) {
     if (entry.actor?.id === user.id || !before) return;
     toast.show(changeSentence(entry, user.id, order, before));
   };
-  const live = useLiveOrder(id, onChange);
+  // Too much was missed to replay change by change (a long time offline, a restarted server).
+  const onResync = (): void => toast.show('Back online: this order is up to date again. What changed is highlighted.');
+  const live = useLiveOrder(id, onChange, onResync);
   const { order } = live;
   const back = BACK[user.role];
   const backLink = (
@@ -100,12 +102,6 @@ function OrderSummary({ order }: { order: Order }) {
             <StatusBadge status={order.status} />
           </dd>
         </div>
-        <div className="facts__row facts__row--wide" data-field="progress">
-          <dt>Progress</dt>
-          <dd>
-            <OrderProgress order={order} />
-          </dd>
-        </div>
         <div className="facts__row" data-field="price">
           <dt>Price</dt>
           <dd>
@@ -120,9 +116,21 @@ function OrderSummary({ order }: { order: Order }) {
             <Flash watch={order.worker?.id ?? null}>{order.worker ? order.worker.name : <span className="muted">Not assigned yet</span>}</Flash>
           </dd>
         </div>
+        <div className="facts__row facts__row--wide" data-field="progress">
+          <dt>Progress</dt>
+          <dd>
+            <OrderProgress order={order} />
+          </dd>
+        </div>
         <div className="facts__row" data-field="customer">
           <dt>Customer</dt>
           <dd>{order.customer.name}</dd>
+        </div>
+        <div className="facts__row" data-field="placed">
+          <dt>Placed</dt>
+          <dd>
+            <Time iso={order.createdAt} always="date" />
+          </dd>
         </div>
         <div className="facts__row" data-field="updated">
           <dt>Last change</dt>

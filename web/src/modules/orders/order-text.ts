@@ -9,13 +9,14 @@ export function movesFor(order: Order, role: Role): OrderStatus[] {
   return (order.nextByRole[role] ?? []).filter((to) => to !== 'assigned');
 }
 
-/** A move's button, in the words of the person pressing it. */
-export function moveLabel(from: OrderStatus, to: OrderStatus): string {
+/** A move's button, in the words of the person pressing it: the worker starts work; staff record
+ * that it started. */
+export function moveLabel(from: OrderStatus, to: OrderStatus, role: Role): string {
   switch (to) {
     case 'paid':
       return from === 'pending' ? 'Mark as paid' : 'Take the worker off';
     case 'in_progress':
-      return 'Start work';
+      return role === 'worker' ? 'Start work' : 'Mark in progress';
     case 'completed':
       return 'Mark completed';
     case 'cancelled':

@@ -29,9 +29,10 @@ export interface LiveOrder {
  * so the page shows at once and says clearly when the order is not there, and the history, whose
  * new entries arrive with each pushed change. Both are read again whenever the channel becomes
  * live (a reconnect) or could not replay what it missed. `onChange` hears each pushed change newer
- * than what the page showed, with the order as it was shown.
+ * than what the page showed, with the order as it was shown; `onResync`, that changes were missed
+ * for good and the page now shows a fresh snapshot instead (its changed fields highlight).
  */
-export function useLiveOrder(id: string, onChange?: (change: OrderChange, before: Order | undefined) => void): LiveOrder {
+export function useLiveOrder(id: string, onChange?: (change: OrderChange, before: Order | undefined) => void, onResync?: () => void): LiveOrder {
   const [rest, setRest] = useState<{ order?: Order; error?: unknown }>({});
   const [entries, setEntries] = useState<{ items: ReadonlyMap<number, HistoryEntry>; error: string | null }>({ items: new Map(), error: null });
   const [resyncs, setResyncs] = useState(0);
@@ -47,7 +48,10 @@ export function useLiveOrder(id: string, onChange?: (change: OrderChange, before
   const live = useChannel<OrderEvents, Order>(`order:${id}`, {
     reduce: follow,
     on: { order_updated: changed },
-    onResync: () => setResyncs((n) => n + 1),
+    onResync: () => {
+      setResyncs((n) => n + 1);
+      onResync?.();
+    },
   });
   const rounds = useLiveRounds(live.status);
 
