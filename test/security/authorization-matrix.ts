@@ -167,6 +167,8 @@ export const REST_MATRIX: readonly RestRow[] = [
   // Only the provider, by its signature: no bearer token opens it.
   { method: 'POST', path: '/api/payments/callback/sandbox', route: 'POST /api/payments/callback/{provider}', body: {}, probe: 'unsigned', allow: NOBODY },
   { method: 'GET', path: '/api/orders', route: 'GET /api/orders', allow: LIVE },
+  // The workers an order can be assigned to, of the caller's own tenant: staff only.
+  { method: 'GET', path: '/api/orders/workers', route: 'GET /api/orders/workers', allow: STAFF },
   { method: 'GET', path: '/api/orders/{orderA}', route: 'GET /api/orders/{id}', allow: ['customer', 'worker', ...DEMO_STAFF] },
   { method: 'GET', path: '/api/orders/{orderB}', route: 'GET /api/orders/{id}', allow: ['customer', ...DEMO_STAFF] },
   { method: 'GET', path: '/api/orders/{orderC}', route: 'GET /api/orders/{id}', allow: ['customer2', ...DEMO_STAFF] },

@@ -150,22 +150,72 @@ export async function listOrders(db: Db, actor: Actor, query: { limit: number; c
   return { items: await views(db, page, actor), nextCursor: rows.length > query.limit && last ? encodeCursor([last.created_at, last.id]) : null };
 }
 
+/** Who made a change, as pages name them: the account's name and role (null: the system, e.g. a
+ * payment confirming the order). Staff names are shown to the order's customer too, as a shop's
+ * staff sign their work. */
+export interface HistoryActor {
+  id: string;
+  name: string;
+  role: string;
+}
+
 export interface HistoryEntry {
   id: number;
   actorId: string | null;
+  actor: HistoryActor | null;
   changes: Record<string, [unknown, unknown]>;
   at: string;
 }
 
-export async function orderHistory(db: Db, actor: Actor, id: string): Promise<HistoryEntry[]> {
-  await readableOrder(db, actor, id);
-  const rows = await db.selectFrom('order_events').selectAll().where('order_id', '=', id).orderBy('id').execute();
-  return rows.map((r) => ({ id: r.id, actorId: r.actor_id, changes: JSON.parse(r.changes) as Record<string, [unknown, unknown]>, at: r.created_at }));
+export const historyEntrySchema = z.object({
+  id: z.number().int(),
+  actorId: z.string().nullable(),
+  actor: z.object({ id: z.string(), name: z.string(), role: z.string() }).nullable(),
+  changes: z.record(z.string(), z.tuple([z.unknown(), z.unknown()])),
+  at: z.string(),
+});
+
+function historyQuery(db: Db) {
+  return db
+    .selectFrom('order_events as e')
+    .leftJoin('users as u', 'u.id', 'e.actor_id')
+    .select(['e.id', 'e.actor_id', 'e.changes', 'e.created_at', 'u.name as actor_name', 'u.role as actor_role']);
 }
 
-/** Publishes an order's new state to its own channel and every dashboard that shows it. */
-function emitOrder(unit: Unit, view: OrderView, event: 'order_created' | 'order_updated', changes: Record<string, [unknown, unknown]>, formerWorker: string | null): void {
-  const data = { order: view, changes };
+type HistoryRow = { id: number; actor_id: string | null; changes: string; created_at: string; actor_name: string | null; actor_role: string | null };
+
+function historyEntry(r: HistoryRow): HistoryEntry {
+  return {
+    id: r.id,
+    actorId: r.actor_id,
+    actor: r.actor_id ? { id: r.actor_id, name: r.actor_name ?? '', role: r.actor_role ?? '' } : null,
+    changes: JSON.parse(r.changes) as Record<string, [unknown, unknown]>,
+    at: r.created_at,
+  };
+}
+
+export async function orderHistory(db: Db, actor: Actor, id: string): Promise<HistoryEntry[]> {
+  await readableOrder(db, actor, id);
+  const rows = await historyQuery(db).where('e.order_id', '=', id).orderBy('e.id').execute();
+  return rows.map(historyEntry);
+}
+
+/** Writes one history entry in the change's transaction and reads it back as the API shows it. */
+async function recordChange(trx: Db, orderId: string, actorId: string | null, changes: Record<string, [unknown, unknown]>, at: string): Promise<HistoryEntry> {
+  const { id } = await trx.insertInto('order_events').values({ order_id: orderId, actor_id: actorId, changes: JSON.stringify(changes), created_at: at }).returning('id').executeTakeFirstOrThrow();
+  return historyEntry((await historyQuery(trx).where('e.id', '=', id).executeTakeFirstOrThrow()) as HistoryRow);
+}
+
+/** The workers of the actor's tenant who can be assigned an order (active accounts), by name. */
+export async function assignableWorkers(db: Db, actor: Actor): Promise<{ id: string; name: string }[]> {
+  return db.selectFrom('users').select(['id', 'name']).where('tenant_id', '=', actor.tenant).where('role', '=', 'worker').where('disabled_at', 'is', null).where('deleted_at', 'is', null).orderBy('name').orderBy('id').execute();
+}
+
+/** Publishes an order's new state to its own channel and every dashboard that shows it, with the
+ * history entry the change wrote (who, when), so open pages add it to their timeline and say who
+ * changed what without asking. */
+function emitOrder(unit: Unit, view: OrderView, event: 'order_created' | 'order_updated', entry: HistoryEntry, formerWorker: string | null): void {
+  const data = { order: view, changes: entry.changes, entry };
   const channels = new Set([orderChannel(view.id), customerOrdersChannel(view.customer.id), staffOrdersChannel(view.tenantId)]);
   if (view.worker) channels.add(workerOrdersChannel(view.worker.id));
   // The worker taken off the order hears it too, so their dashboard drops it.
@@ -208,10 +258,9 @@ export async function createOrder(unit: Unit, input: NewOrder): Promise<OrderVie
       .values(input.lines.map((l, i) => ({ id: `oli_${id.slice(id.indexOf('_') + 1)}_${String(i).padStart(6, '0')}`, order_id: id, product_id: l.productId, variant_id: l.variantId ?? '', name: l.name, unit_price_minor: l.unitPriceMinor, quantity: l.quantity, line_total_minor: l.lineTotalMinor })))
       .execute();
   }
-  const changes = { status: [null, input.status] as [unknown, unknown] };
-  await trx.insertInto('order_events').values({ order_id: id, actor_id: input.actorId, changes: JSON.stringify(changes), created_at: now }).execute();
+  const entry = await recordChange(trx, id, input.actorId, { status: [null, input.status] }, now);
   const view = (await orderView(trx, id))!;
-  emitOrder(unit, view, 'order_created', changes, null);
+  emitOrder(unit, view, 'order_created', entry, null);
   return view;
 }
 
@@ -246,10 +295,9 @@ export function changeOrder(domain: Domain, actor: Actor, id: string, change: Or
     }
     if (Object.keys(changes).length === 0) throw new HttpError(409, 'no_change', 'the order already has these values', { field: Object.keys(change)[0] ?? 'status' });
     await trx.updateTable('orders').set(next).where('id', '=', id).execute();
-    const named = renameFields(changes);
-    await trx.insertInto('order_events').values({ order_id: id, actor_id: actor.id, changes: JSON.stringify(named), created_at: nowIso() }).execute();
+    const entry = await recordChange(trx, id, actor.id, renameFields(changes), nowIso());
     const view = (await orderView(trx, id))!;
-    emitOrder(unit, view, 'order_updated', named, locked.worker_id);
+    emitOrder(unit, view, 'order_updated', entry, locked.worker_id);
     // The answer is the caller's: its `next` lists the moves they may make.
     return { ...view, next: movesFor(actor.role, view.status) };
   });

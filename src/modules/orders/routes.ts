@@ -3,7 +3,7 @@ import type { Domain } from '../../core/domain/context.js';
 import type { OrderStatus } from './schema.js';
 import type { Api } from '../../core/http/api.js';
 import { pageQuery } from '../../core/http/api.js';
-import { changeOrder, listOrders, orderHistory, orderSchema, readableOrder } from './orders.js';
+import { assignableWorkers, changeOrder, historyEntrySchema, listOrders, orderHistory, orderSchema, readableOrder } from './orders.js';
 import { ORDER_STATUSES } from './status.js';
 
 const statusEnum = z.enum(ORDER_STATUSES as [OrderStatus, ...OrderStatus[]]);
@@ -19,6 +19,17 @@ export function orderRoutes(api: Api, domain: Domain): void {
     query: pageQuery.extend({ status: statusEnum.optional() }),
     response: z.object({ items: z.array(orderSchema), nextCursor: z.string().nullable() }),
     handler: ({ user, query }) => listOrders(domain.db, user, query),
+  });
+  // Staff assign orders to workers, and only admins may list accounts (GET /api/users): this is
+  // the part of that list a manager needs, ids and names of the active workers.
+  api.route({
+    method: 'GET',
+    url: '/api/orders/workers',
+    tag: 'orders',
+    summary: 'The active workers of your tenant, who can be assigned an order (managers and admins).',
+    auth: ['manager', 'admin'],
+    response: z.object({ items: z.array(z.object({ id: z.string(), name: z.string() })) }),
+    handler: async ({ user }) => ({ items: await assignableWorkers(domain.db, user) }),
   });
   api.route({
     method: 'GET',
@@ -38,7 +49,7 @@ export function orderRoutes(api: Api, domain: Domain): void {
     summary: 'Every change of the order: who, when, and each field before and after.',
     auth: 'user',
     params: idParams,
-    response: z.object({ items: z.array(z.object({ id: z.number().int(), actorId: z.string().nullable(), changes: z.record(z.string(), z.tuple([z.unknown(), z.unknown()])), at: z.string() })) }),
+    response: z.object({ items: z.array(historyEntrySchema) }),
     errors: { 404: 'not_found' },
     handler: async ({ user, params }) => ({ items: await orderHistory(domain.db, user, params.id) }),
   });

@@ -44,6 +44,12 @@ export const ROUTES: readonly AppRoute[] = [
     page: lazy(() => import('@/modules/orders').then((m) => ({ default: m.OrdersBoardPage }))),
   },
   {
+    // Every role that may read the order: the API answers 404 to anyone else, and the page says so.
+    path: '/orders/:id',
+    roles: EVERYONE,
+    page: lazy(() => import('@/modules/orders').then((m) => ({ default: m.OrderPage }))),
+  },
+  {
     path: '/staff',
     roles: ['manager', 'admin'],
     nav: { manager: 'Staff board', admin: 'Staff board' },

@@ -63,3 +63,58 @@ export function formatFullTime(iso: string): string {
   const date = parse(iso);
   return date ? full.format(date) : '';
 }
+
+/** How many decimals a currency's minor unit has: USD 2, JPY 0, BHD 3. */
+export function currencyDigits(currency: string): number {
+  return moneyFormat(currency).resolvedOptions().maximumFractionDigits ?? 2;
+}
+
+/** `moneyInput(4550, 'USD')` -> "45.50": an amount in minor units as a money field shows it (no
+ * symbol, no grouping), exactly. */
+export function moneyInput(minor: number, currency: string): string {
+  const digits = currencyDigits(currency);
+  const units = BigInt(minor).toString().padStart(digits + 1, '0');
+  return digits > 0 ? `${units.slice(0, -digits)}.${units.slice(-digits)}` : units;
+}
+
+export type ParsedMoney = { ok: true; minor: number } | { ok: false; error: string };
+
+/**
+ * What a person typed in a money field, in minor units, exactly: the text is split into its whole
+ * and fractional digits, which never go through a float ("0.29" is 29 cents, not 28.999…). A dot
+ * is a decimal point ("45.5"); a comma is one too when what follows fits the currency ("45,50"),
+ * else a thousands separator ("1,234"); with both, the last one is the decimal separator
+ * ("1,234.50", "1.234,50"). More decimals than the currency has, signs, and amounts over `max` are
+ * refused with the reason.
+ */
+export function parseMoney(text: string, currency: string, max = 100_000_000_000): ParsedMoney {
+  const digits = currencyDigits(currency);
+  const example = moneyInput(4550 * 10 ** Math.max(0, digits - 2), currency);
+  const compact = text.replace(/[\s\u00a0\u202f]/g, '');
+  if (compact === '') return { ok: false, error: 'Enter an amount.' };
+  if (compact.startsWith('-')) return { ok: false, error: 'The amount cannot be negative.' };
+  const [whole, fraction] = splitAmount(compact, digits);
+  if (whole === null || !/^\d+$/.test(whole) || !/^\d*$/.test(fraction)) return { ok: false, error: `Enter an amount like ${example}.` };
+  if (fraction.length > digits) return { ok: false, error: digits === 0 ? `${currency} amounts have no decimals.` : `Use at most ${digits} decimals, e.g. ${example}.` };
+  const minor = BigInt(whole) * 10n ** BigInt(digits) + BigInt(fraction.padEnd(digits, '0') || '0');
+  if (minor > BigInt(max)) return { ok: false, error: `The amount can be at most ${formatMoney(max, currency)}.` };
+  return { ok: true, minor: Number(minor) };
+}
+
+/** "1,234.50" -> ["1234", "50"]; whole null when the separators make no sense ("1,2,3"). */
+function splitAmount(text: string, digits: number): [string | null, string] {
+  const dot = text.lastIndexOf('.');
+  const comma = text.lastIndexOf(',');
+  const grouped = (part: string, separator: string): string | null => (new RegExp(`^\\d{1,3}(\\${separator}\\d{3})+$`).test(part) ? part.split(separator).join('') : null);
+  if (dot >= 0 && comma >= 0) {
+    const [decimal, group] = dot > comma ? ['.', ','] : [',', '.'];
+    const at = text.lastIndexOf(decimal);
+    const head = text.slice(0, at);
+    return [/^\d+$/.test(head) ? head : grouped(head, group), text.slice(at + 1)];
+  }
+  const separator = dot >= 0 ? '.' : comma >= 0 ? ',' : null;
+  if (separator === null) return [text, ''];
+  const parts = text.split(separator);
+  if (parts.length === 2 && (separator === '.' || parts[1]!.length <= digits)) return [parts[0]!, parts[1]!];
+  return [grouped(text, separator), ''];
+}
