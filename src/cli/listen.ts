@@ -167,7 +167,8 @@ class Listener {
     if ('token' in this.#identity) this.#token = this.#identity.token;
     else if (signInAgain || this.#token === '') this.#token = await login(this.#node, this.#identity.credentials, this.#identity.demo);
     if (this.#finished) return;
-    const path = this.#target.kind === 'alias' ? this.#target.path : '/ws';
+    // Aliases speak Django Channels frames unless asked for the native protocol, which this command reads.
+    const path = this.#target.kind === 'alias' ? `${this.#target.path}${this.#target.path.includes('?') ? '&' : '?'}frames=switchboard` : '/ws';
     const ws = new WebSocket(socketUrl(this.#node, path), { handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
     const conn: Connection = { ws, opened: false, httpStatus: null, error: null, lastHeard: Date.now(), watchdog: null };
     this.#conn = conn;
