@@ -1,0 +1,128 @@
+import { useState } from 'react';
+import { Button } from '@/components/button';
+import { Time } from '@/components/time';
+import { useToast } from '@/components/toast';
+import { errorMessage } from '@/lib/api';
+import { ROLE_LABELS } from '@/lib/roles';
+import { consoleApi } from './api';
+import type { ConnectedUser } from './types';
+import { useRefreshing } from './use-refreshing';
+
+const REFRESH_MS = 5000;
+
+/** "End sessions", then a second click to confirm (no browser dialog: it would block the page). */
+function EndSessions({ user, onEnded }: { user: ConnectedUser; onEnded: () => void }) {
+  const toast = useToast();
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const end = async () => {
+    setBusy(true);
+    try {
+      const ended = await consoleApi.endSessions(user.id);
+      toast.show(`${ended.user.name || ended.user.email} was signed out (${ended.connectionsHere} ${ended.connectionsHere === 1 ? 'connection' : 'connections'} on this node).`, 'success');
+      onEnded();
+    } catch (err) {
+      toast.show(errorMessage(err), 'error');
+    } finally {
+      setBusy(false);
+      setConfirming(false);
+    }
+  };
+  if (!confirming) {
+    return (
+      <Button variant="danger" onClick={() => setConfirming(true)} aria-label={`End sessions of ${user.name}`}>
+        End sessions
+      </Button>
+    );
+  }
+  return (
+    <span className="confirm">
+      <Button variant="danger" busy={busy} onClick={() => void end()} aria-label={`Sign ${user.name} out everywhere`}>
+        Sign out everywhere
+      </Button>
+      <Button variant="quiet" onClick={() => setConfirming(false)} disabled={busy}>
+        Cancel
+      </Button>
+    </span>
+  );
+}
+
+/** The shop's users connected to this node, with "End sessions" (every node closes theirs). */
+export function ConnectionsPanel({ selfId }: { selfId: string }) {
+  const view = useRefreshing(consoleApi.connections, REFRESH_MS);
+  const users = view.data?.users ?? [];
+  return (
+    <section className="console-section" aria-labelledby="connections-title">
+      <div className="console-section__head">
+        <h2 id="connections-title">Connected users</h2>
+        <p className="muted console-section__meta">
+          Your shop's users on this node
+          {view.data ? ` (${view.data.node})` : ''}
+          {view.updatedAt ? (
+            <>
+              {' '}
+              · updated <Time iso={new Date(view.updatedAt).toISOString()} />
+            </>
+          ) : null}
+        </p>
+        <Button variant="quiet" onClick={view.refresh} busy={view.loading && view.data !== null}>
+          Refresh
+        </Button>
+      </div>
+      <div className="card">
+        {view.error ? <p className="error">{view.error}</p> : null}
+        {!view.data ? (
+          view.error ? null : <p className="muted">Loading…</p>
+        ) : users.length === 0 ? (
+          <p className="muted">Nobody of your shop is connected to this node.</p>
+        ) : (
+          <div className="table-wrap">
+            <table className="table" aria-label="Connected users">
+              <thead>
+                <tr>
+                  <th scope="col">User</th>
+                  <th scope="col">Role</th>
+                  <th scope="col" className="num">
+                    Connections
+                  </th>
+                  <th scope="col" className="num">
+                    Channels
+                  </th>
+                  <th scope="col">Since</th>
+                  <th scope="col">
+                    <span className="visually-hidden">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {users.map((user) => (
+                  <tr key={user.id} data-user={user.id}>
+                    <td>
+                      <span className="person">
+                        <span className="person__name">{user.name || '(no name)'}</span>
+                        <span className="person__email">{user.email}</span>
+                      </span>
+                    </td>
+                    <td>
+                      <span className={`role role--${user.role}`}>{ROLE_LABELS[user.role] ?? user.role}</span>
+                    </td>
+                    <td className="num">{user.connections}</td>
+                    <td className="num">{user.channels}</td>
+                    <td>
+                      <Time iso={user.since} />
+                    </td>
+                    <td className="actions">{user.id === selfId ? <span className="muted">you</span> : <EndSessions user={user} onEnded={view.refresh} />}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        {view.data?.more ? <p className="muted">Only the 200 most connected are shown.</p> : null}
+        <p className="muted console-note">
+          Ending sessions signs the user out on every node (their pages ask them to sign in again); it does not lock them out. To keep someone out, disable their account.
+        </p>
+      </div>
+    </section>
+  );
+}
