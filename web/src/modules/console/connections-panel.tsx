@@ -85,10 +85,12 @@ export function ConnectionsPanel({ selfId }: { selfId: string }) {
                   <th scope="col" className="num">
                     Connections
                   </th>
-                  <th scope="col" className="num">
+                  <th scope="col" className="num hide-narrow">
                     Channels
                   </th>
-                  <th scope="col">Since</th>
+                  <th scope="col" className="hide-narrow">
+                    Since
+                  </th>
                   <th scope="col">
                     <span className="visually-hidden">Actions</span>
                   </th>
@@ -107,8 +109,8 @@ export function ConnectionsPanel({ selfId }: { selfId: string }) {
                       <span className={`role role--${user.role}`}>{ROLE_LABELS[user.role] ?? user.role}</span>
                     </td>
                     <td className="num">{user.connections}</td>
-                    <td className="num">{user.channels}</td>
-                    <td>
+                    <td className="num hide-narrow">{user.channels}</td>
+                    <td className="hide-narrow">
                       <Time iso={user.since} />
                     </td>
                     <td className="actions">{user.id === selfId ? <span className="muted">you</span> : <EndSessions user={user} onEnded={view.refresh} />}</td>
