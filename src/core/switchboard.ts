@@ -23,7 +23,7 @@ import { Admission } from './realtime/admission.js';
 import { TrustedProxies } from './http/client-address.js';
 import { RedisConnectionCounter } from './realtime/redis-connection-counter.js';
 import { presenceEntries } from './realtime/frames.js';
-import { Hub } from './realtime/hub.js';
+import { Hub, type ServerListener } from './realtime/hub.js';
 import { attachWebSockets } from './realtime/ws-server.js';
 
 export interface SwitchboardOptions {
@@ -211,6 +211,13 @@ export class Switchboard {
   addRoute(pattern: string, resolve: RouteResolver, options?: RouteOptions): this {
     this.routes.add(pattern, resolve, options);
     return this;
+  }
+
+  /** Subscribes the node itself to a channel for as long as it runs: every publication on it, from
+   * any node, reaches `listener` (`gap` when the layer may have lost some). For node-to-node
+   * messages of modules (the console asks every node for its connections); one listener per channel. */
+  listenChannel(channel: string, listener: ServerListener): Promise<void> {
+    return this.hub.listen(channel, listener);
   }
 
   /** Publishes from the server side; channel policies do not apply, the namespace must exist. */
