@@ -49,8 +49,8 @@ forEachEngine('console API', (engine) => {
     const mine2 = await connected(t, customer.token, [`tenant:${admin.tenant}`]);
     const theirs = await connected(t, other.customer.token, [`tenant:${other.tenant}`, `cart:${other.customer.id}`, 'chat:lobby', 'chat:their-secret-room']);
     try {
-      const { channels, node } = await get<{ channels: ChannelRow[]; node: string }>('/api/console/channels', admin.token);
-      assert.equal(node, t.app.sb.nodeId);
+      const { channels, coverage } = await get<{ channels: ChannelRow[]; coverage: { node: string; nodes: string[]; missing: string[] } }>('/api/console/channels', admin.token);
+      assert.deepEqual(coverage, { node: t.app.sb.nodeId, nodes: [t.app.sb.nodeId], missing: [], partial: false });
       const byName = new Map(channels.map((c) => [c.channel, c]));
       assert.deepEqual(byName.get(`tenant:${admin.tenant}`), { channel: `tenant:${admin.tenant}`, namespace: 'tenant', connections: 2, users: 1, own: true, canPublish: true, canReadHistory: true });
       // The customer's cart is the shop's (its key is a user of the shop), but not the admin's to read.
@@ -72,8 +72,8 @@ forEachEngine('console API', (engine) => {
     const c = await connected(t, manager.token);
     const theirs = await connected(t, other.customer.token, [`tenant:${other.tenant}`]);
     try {
-      const view = await get<{ coverage: string; users: { id: string; name: string; role: string; connections: number; channels: number; nodes: string[] }[] }>('/api/console/connections', admin.token);
-      assert.equal(view.coverage, 'this_node');
+      const view = await get<{ coverage: { nodes: string[] }; users: { id: string; name: string; role: string; connections: number; channels: number; nodes: string[] }[] }>('/api/console/connections', admin.token);
+      assert.deepEqual(view.coverage.nodes, [t.app.sb.nodeId]);
       const cust = view.users.find((u) => u.id === customer.id);
       assert.ok(cust, JSON.stringify(view.users));
       assert.deepEqual([cust.role, cust.connections, cust.channels, cust.nodes], ['customer', 2, 2, [t.app.sb.nodeId]]);
@@ -132,8 +132,8 @@ forEachEngine('console API', (engine) => {
     const second = await connected(t, victim.token);
     const bystander = await connected(t, customer.token);
     try {
-      const ended = await post<{ connectionsHere: number; audit: AuditEntry; user: { id: string } }>(`/api/console/users/${victim.id}/end-sessions`, admin.token, {});
-      assert.equal(ended.connectionsHere, 2);
+      const ended = await post<{ connections: number; audit: AuditEntry; user: { id: string } }>(`/api/console/users/${victim.id}/end-sessions`, admin.token, {});
+      assert.equal(ended.connections, 2);
       for (const client of [first, second]) {
         const closed = await client.closed(3000);
         assert.equal(closed.code, CloseCodes.accountRevoked);
@@ -142,7 +142,7 @@ forEachEngine('console API', (engine) => {
       await bystander.assertAlive();
       assert.equal(ended.audit.action, 'end_sessions');
       assert.equal(ended.audit.target, victim.id);
-      assert.deepEqual(ended.audit.details, { user: { id: victim.id, name: 'Signed Out', email: victim.email, role: 'customer' }, connectionsHere: 2, outcome: 'signed_out' });
+      assert.deepEqual(ended.audit.details, { user: { id: victim.id, name: 'Signed Out', email: victim.email, role: 'customer' }, connections: 2, nodes: 1, outcome: 'signed_out' });
       // Signing out is not locking out: the token still connects (disabling the account does that).
       const back = await connected(t, victim.token);
       back.terminate();

@@ -274,6 +274,15 @@ export class OpsFeed {
     return { samples, windowMs: WINDOW_MS, intervalMs: this.intervalMs };
   }
 
+  /** The nodes whose samples arrived lately: those believed alive (every node runs a feed). */
+  async recentNodes(): Promise<string[]> {
+    const page = await this.#sb.history(OPS_CHANNEL, { limit: 64 });
+    const since = Date.now() - Math.max(5000, 5 * this.intervalMs);
+    const nodes = new Set<string>();
+    for (const p of page.publications) if (p.event === SAMPLE_EVENT && Date.parse((p.data as NodeSample).at) >= since) nodes.add((p.data as NodeSample).node);
+    return [...nodes];
+  }
+
   async stop(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;

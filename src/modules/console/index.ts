@@ -1,6 +1,7 @@
 import type { SwitchboardModule } from '../../core/module.js';
 import { AuditLog } from './audit.js';
 import { installConsoleChannels } from './channels.js';
+import { ClusterConnections } from './cluster.js';
 import { DEFAULT_INTERVAL_MS, NodeSampler, OpsFeed } from './feed.js';
 import { consoleMigrations } from './migrations.js';
 import { consoleRoutes } from './routes.js';
@@ -17,8 +18,8 @@ export interface ConsoleOptions {
 }
 
 /**
- * The operator's console (admins): the node's figures live on `ops:node`, this node's channels
- * and connections of the admin's tenant, a test publish with the channel's history, ending a
+ * The operator's console (admins): the node's figures live on `ops:node`, the channels and
+ * connections of the admin's tenant on every node, a test publish with the channel's history, ending a
  * user's sessions, and an audit log of every action taken, live on `audit:<tenant>`.
  */
 export function createConsoleModule(options: ConsoleOptions = {}): SwitchboardModule {
@@ -33,7 +34,9 @@ export function createConsoleModule(options: ConsoleOptions = {}): SwitchboardMo
       const feed = new OpsFeed(sb, new NodeSampler(sb, outboxPending), log, options.feedIntervalMs ?? DEFAULT_INTERVAL_MS);
       installConsoleChannels(sb, db, feed);
       const audit = new AuditLog(sb, db, log);
-      const service = new ConsoleService(sb, db, audit);
+      const cluster = new ClusterConnections(sb, log, () => feed.recentNodes());
+      await cluster.start();
+      const service = new ConsoleService(sb, db, audit, cluster);
       consoleRoutes(api, service, audit);
       await feed.start();
       sb.onClose(() => feed.stop());

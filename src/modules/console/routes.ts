@@ -15,20 +15,21 @@ const auditEntry = z.object({
   details: z.record(z.string(), z.unknown()),
 });
 const position = { epoch: z.string(), offset: z.number() };
+const coverage = z.object({ node: z.string(), nodes: z.array(z.string()), missing: z.array(z.string()), partial: z.boolean() });
 const ADMIN = ['admin'] as const;
 
-/** The operator's console: this node's channels and connections of the admin's tenant, a test
+/** The operator's console: the channels and connections of the admin's tenant on every node, a test
  * publish and history, ending a user's sessions, and the audit log of all of it. */
 export function consoleRoutes(api: Api, service: ConsoleService, audit: AuditLog): void {
   api.route({
     method: 'GET',
     url: '/api/console/channels',
     tag: 'console',
-    summary: "Channels your shop's connections follow on this node, with their counts (only your users are counted).",
+    summary: "Channels your shop's connections follow, on every node, with their counts (only your users are counted).",
     auth: ADMIN,
     response: z.object({
-      node: z.string(),
       at: z.string(),
+      coverage,
       more: z.boolean(),
       channels: z.array(z.object({ channel: z.string(), namespace: z.string(), connections: z.number(), users: z.number(), own: z.boolean(), canPublish: z.boolean(), canReadHistory: z.boolean() })),
     }),
@@ -59,12 +60,11 @@ export function consoleRoutes(api: Api, service: ConsoleService, audit: AuditLog
     method: 'GET',
     url: '/api/console/connections',
     tag: 'console',
-    summary: "Your shop's users connected to this node, their connections grouped.",
+    summary: "Your shop's users connected to any node, their connections grouped.",
     auth: ADMIN,
     response: z.object({
-      node: z.string(),
       at: z.string(),
-      coverage: z.literal('this_node'),
+      coverage,
       more: z.boolean(),
       users: z.array(z.object({ id: z.string(), name: z.string(), email: z.string(), role: z.string(), connections: z.number(), channels: z.number(), since: z.string(), nodes: z.array(z.string()) })),
     }),
@@ -77,7 +77,7 @@ export function consoleRoutes(api: Api, service: ConsoleService, audit: AuditLog
     summary: 'Sign a user of your shop out: every node closes their connections (4504, not retried). Their token is not revoked: disable the account to lock them out.',
     auth: ADMIN,
     params: z.object({ id: z.string().min(1).max(64) }),
-    response: z.object({ user: z.object({ id: z.string(), name: z.string(), email: z.string() }), connectionsHere: z.number(), audit: auditEntry }),
+    response: z.object({ user: z.object({ id: z.string(), name: z.string(), email: z.string() }), connections: z.number(), audit: auditEntry }),
     errors: { 404: 'not_found: no such account in your shop', 409: 'own_sessions: sign yourself out instead', 503: 'unavailable: the channel layer cannot serve; retry' },
     handler: ({ user, params }) => service.endSessions(user, params.id),
   });

@@ -4,7 +4,8 @@ import { HttpError } from '../../core/http/errors.js';
 import { RequestError } from '../../core/realtime/reply-error.js';
 import type { Switchboard } from '../../core/switchboard.js';
 import type { AuditEntry, AuditLog } from './audit.js';
-import { mayUse, namespaceOf, ownedBy, RESERVED_NAMESPACES, tenantConnections, tenantUserIds } from './visibility.js';
+import type { ClusterConnections, Gathered } from './cluster.js';
+import { mayUse, namespaceOf, ownedBy, RESERVED_NAMESPACES, tenantUserIds } from './visibility.js';
 
 /** The event a console test publish carries; pages that do not know it ignore it. */
 export const TEST_EVENT = 'console_test';
@@ -16,7 +17,7 @@ const MAX_ROWS = 200;
 export interface ChannelRow {
   channel: string;
   namespace: string;
-  /** Connections of the tenant's users following it on this node. */
+  /** Connections of the tenant's users following it, on every node that answered. */
   connections: number;
   /** Distinct users of the tenant among them. */
   users: number;
@@ -37,8 +38,18 @@ export interface ConnectedUser {
   channels: number;
   /** When the oldest of their connections opened (UTC ISO). */
   since: string;
-  /** Node ids they are connected to (this node's, see `coverage`). */
+  /** The nodes they are connected to. */
   nodes: string[];
+}
+
+/** Which nodes the numbers come from: every node that answered, and those believed alive that did
+ * not in time (their connections are missing from the numbers). */
+export interface Coverage {
+  node: string;
+  nodes: string[];
+  missing: string[];
+  /** Some node left users out of its answer (over 2,000 of the tenant on one node). */
+  partial: boolean;
 }
 
 /** The layer's refusals in the API's shape: `unavailable` is a 503 to retry, not an internal error. */
@@ -55,17 +66,21 @@ export class ConsoleService {
     readonly sb: Switchboard,
     readonly db: Db,
     readonly audit: AuditLog,
+    readonly cluster: ClusterConnections,
   ) {}
 
-  /** Channels the tenant's connections follow on this node, busiest first. */
-  async channels(admin: ApiUser): Promise<{ node: string; at: string; channels: ChannelRow[]; more: boolean }> {
+  /** Channels the tenant's connections follow, on every node, busiest first. */
+  async channels(admin: ApiUser): Promise<{ at: string; coverage: Coverage; channels: ChannelRow[]; more: boolean }> {
+    const gathered = await this.cluster.gather(admin.tenant);
     const counts = new Map<string, { connections: number; users: Set<string> }>();
-    for (const connection of tenantConnections(this.sb, admin.tenant)) {
-      for (const channel of connection.channels) {
-        let entry = counts.get(channel);
-        if (!entry) counts.set(channel, (entry = { connections: 0, users: new Set() }));
-        entry.connections++;
-        entry.users.add(connection.user.id);
+    for (const answer of gathered.answers) {
+      for (const user of answer.users) {
+        for (const [channel, n] of Object.entries(user.channels)) {
+          let entry = counts.get(channel);
+          if (!entry) counts.set(channel, (entry = { connections: 0, users: new Set() }));
+          entry.connections += n;
+          entry.users.add(user.id);
+        }
       }
     }
     const busiest = [...counts].sort(([a, x], [b, y]) => y.connections - x.connections || a.localeCompare(b)).slice(0, MAX_ROWS);
@@ -84,7 +99,11 @@ export class ConsoleService {
         canReadHistory: usable && (await mayUse(this.sb, this.db, admin, channel, 'history', users)),
       });
     }
-    return { node: this.sb.nodeId, at: new Date().toISOString(), channels, more: counts.size > busiest.length };
+    return { at: new Date().toISOString(), coverage: this.#coverage(gathered), channels, more: counts.size > busiest.length };
+  }
+
+  #coverage(gathered: Gathered): Coverage {
+    return { node: this.sb.nodeId, nodes: gathered.answers.map((a) => a.node), missing: gathered.missing, partial: gathered.answers.some((a) => a.more) };
   }
 
   /** The newest publications of a channel of the tenant the admin may read (404 for any other). */
@@ -111,15 +130,19 @@ export class ConsoleService {
     }
   }
 
-  /** The tenant's users connected to this node, with their connections grouped. */
-  async connections(admin: ApiUser): Promise<{ node: string; at: string; coverage: 'this_node'; users: ConnectedUser[]; more: boolean }> {
-    const grouped = new Map<string, { connections: number; channels: Set<string>; since: string }>();
-    for (const connection of tenantConnections(this.sb, admin.tenant)) {
-      let entry = grouped.get(connection.user.id);
-      if (!entry) grouped.set(connection.user.id, (entry = { connections: 0, channels: new Set(), since: connection.openedAt }));
-      entry.connections++;
-      for (const channel of connection.channels) entry.channels.add(channel);
-      if (connection.openedAt < entry.since) entry.since = connection.openedAt;
+  /** The tenant's users connected to any node, with their connections grouped. */
+  async connections(admin: ApiUser): Promise<{ at: string; coverage: Coverage; users: ConnectedUser[]; more: boolean }> {
+    const gathered = await this.cluster.gather(admin.tenant);
+    const grouped = new Map<string, { connections: number; channels: Set<string>; since: string; nodes: string[] }>();
+    for (const answer of gathered.answers) {
+      for (const user of answer.users) {
+        let entry = grouped.get(user.id);
+        if (!entry) grouped.set(user.id, (entry = { connections: 0, channels: new Set(), since: user.since, nodes: [] }));
+        entry.connections += user.connections;
+        for (const channel of Object.keys(user.channels)) entry.channels.add(channel);
+        if (user.since < entry.since) entry.since = user.since;
+        entry.nodes.push(answer.node);
+      }
     }
     const ids = [...grouped.keys()];
     const accounts = new Map<string, { name: string; email: string; role: string }>();
@@ -132,20 +155,23 @@ export class ConsoleService {
       // A token claiming the tenant whose account is not (or no longer) the tenant's: not shown.
       const account = accounts.get(id);
       if (!account) continue;
-      users.push({ id, ...account, connections: entry.connections, channels: entry.channels.size, since: entry.since, nodes: [this.sb.nodeId] });
+      users.push({ id, ...account, connections: entry.connections, channels: entry.channels.size, since: entry.since, nodes: entry.nodes });
     }
     users.sort((a, b) => b.connections - a.connections || a.name.localeCompare(b.name));
-    return { node: this.sb.nodeId, at: new Date().toISOString(), coverage: 'this_node', users: users.slice(0, MAX_ROWS), more: users.length > MAX_ROWS };
+    return { at: new Date().toISOString(), coverage: this.#coverage(gathered), users: users.slice(0, MAX_ROWS), more: users.length > MAX_ROWS };
   }
 
   /** Signs a user of the tenant out everywhere: every node closes their connections with 4504. */
-  async endSessions(admin: ApiUser, userId: string): Promise<{ user: { id: string; name: string; email: string }; connectionsHere: number; audit: AuditEntry }> {
+  async endSessions(admin: ApiUser, userId: string): Promise<{ user: { id: string; name: string; email: string }; connections: number; audit: AuditEntry }> {
     if (userId === admin.id) throw new HttpError(409, 'own_sessions', 'you cannot end your own sessions from the console: sign out instead');
     const target = await this.db.selectFrom('users').select(['id', 'name', 'email', 'role']).where('id', '=', userId).where('tenant_id', '=', admin.tenant).where('deleted_at', 'is', null).executeTakeFirst();
     if (!target) throw new HttpError(404, 'not_found', `no account ${userId} in your shop`);
-    const connectionsHere = this.sb.localConnections((user) => user.id === userId).length;
+    // How many connections it ends, as far as the nodes that answer know (every node closes its own).
+    const gathered = await this.cluster.gather(admin.tenant);
+    let connections = 0;
+    for (const answer of gathered.answers) connections += answer.users.find((u) => u.id === userId)?.connections ?? 0;
     const user = { id: target.id, name: target.name, email: target.email };
-    const entry = await this.audit.begin(admin, 'end_sessions', userId, { user: { ...user, role: target.role }, connectionsHere });
+    const entry = await this.audit.begin(admin, 'end_sessions', userId, { user: { ...user, role: target.role }, connections, nodes: gathered.answers.length });
     try {
       await this.sb.revokeUser(userId, SIGNED_OUT_REASON);
     } catch (err) {
@@ -153,6 +179,6 @@ export class ConsoleService {
       throw asHttp(err);
     }
     const audit = await this.audit.finish(entry, admin.tenant, { outcome: 'signed_out' });
-    return { user, connectionsHere, audit };
+    return { user, connections, audit };
   }
 }

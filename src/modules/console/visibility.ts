@@ -1,14 +1,14 @@
 import type { UserInfo } from '@switchboard/client/protocol';
 import { isAllowed, type AccessKind } from '../../core/channels/namespaces.js';
 import type { Db } from '../../core/domain/context.js';
-import type { LocalConnection, Switchboard } from '../../core/switchboard.js';
+import type { Switchboard } from '../../core/switchboard.js';
 import type { ApiUser } from '../../core/http/api.js';
 
 /**
  * What an admin sees and may touch from the console. The rules, in docs/security.md:
  *
- * - **Connections**: those of this node whose account token carries the admin's tenant. Other
- *   tenants' connections are never listed or counted.
+ * - **Connections**: those whose account token carries the admin's tenant, on every node that
+ *   answers (cluster.ts). Other tenants' connections are never listed or counted.
  * - **Channels**: a channel is listed only while at least one of those connections follows it, and
  *   its counts are those connections only. A name therefore appears only when a user of the tenant
  *   was allowed into the channel by its namespace's rules (so that user knows the name already),
@@ -22,7 +22,7 @@ import type { ApiUser } from '../../core/http/api.js';
  */
 
 /** Namespaces a test publish could forge: the node's own, and the console's feed and audit log. */
-export const RESERVED_NAMESPACES: ReadonlySet<string> = new Set(['sys', 'ops', 'audit']);
+export const RESERVED_NAMESPACES: ReadonlySet<string> = new Set(['sys', 'ops', 'audit', 'console-rpc']);
 
 export function namespaceOf(channel: string): string {
   const colon = channel.indexOf(':');
@@ -32,11 +32,6 @@ export function namespaceOf(channel: string): string {
 function keyOf(channel: string): string {
   const colon = channel.indexOf(':');
   return colon < 0 ? '' : channel.slice(colon + 1);
-}
-
-/** The tenant's connections on this node. */
-export function tenantConnections(sb: Switchboard, tenant: string): LocalConnection[] {
-  return sb.localConnections((user) => user.tenant === tenant);
 }
 
 /** The ids among `ids` of accounts acting in `tenant` (deleted ones included: their channels are still the tenant's). */
