@@ -112,6 +112,8 @@ export const WS_MATRIX: readonly WsRow[] = [
   ...channel('ops:node', { subscribe: ADMINS, history: ADMINS }),
   ...channel('audit:{tenant}', { subscribe: ADMINS, history: ADMINS }),
   ...channel('audit:{otherTenant}', {}),
+  // Nodes asking each other for a shop's connections (the console): no client may touch it.
+  ...channel('console-rpc:ask', {}),
   alias('/ws/cart/', 'cart:{self}', LIVE),
   alias('/ws/cart/user/', 'cart:{self}', LIVE),
   alias('/ws/cart/{self}/', 'cart:{self}', LIVE),
