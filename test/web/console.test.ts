@@ -125,7 +125,7 @@ void describe('the console page in a real browser (Debian chromium)', { skip }, 
     assert.match((await page.getByTestId('figures-status').textContent()) ?? '', new RegExp(`Node ${t.app.sb.nodeId}`));
 
     // The channels table shows the shop's channels; the customer's cart is not the admin's to use.
-    const channels = page.getByRole('table', { name: 'Channels on this node' });
+    const channels = page.getByRole('table', { name: 'Channels', exact: true });
     await channels.getByRole('cell', { name: `tenant:${tenant}`, exact: true }).waitFor();
     await channels.getByRole('cell', { name: `cart:${customerId}`, exact: true }).waitFor();
     await page.getByRole('button', { name: `Use tenant:${tenant} for a test publish` }).waitFor();
@@ -159,7 +159,7 @@ void describe('the console page in a real browser (Debian chromium)', { skip }, 
     await ended.getByText(account('customer').name).waitFor();
     assert.match((await ended.first().textContent()) ?? '', /ended the sessions of Cora Customer/);
     assert.equal(await page.locator('.audit__item').count(), 2);
-    await page.getByText(/was signed out \(\d+ connections? on this node\)/).waitFor();
+    await page.getByText(/was signed out \(\d+ connections? closed\)/).waitFor();
 
     if (SCREENSHOTS) {
       // Let the rows settle (the users table refreshes every 5 s) and the charts gather a few more seconds.

@@ -28,12 +28,12 @@ function describe(entry: AuditEntry) {
     );
   }
   const user = d.user as { name?: string; email?: string } | undefined;
-  const here = typeof d.connectionsHere === 'number' ? d.connectionsHere : null;
+  const closed = typeof d.connections === 'number' ? d.connections : null;
   return (
     <>
       ended the sessions of <strong>{user?.name || entry.target}</strong>
       {user?.email ? <span className="muted"> ({user.email})</span> : null}
-      {failed ? <span className="audit__failed"> — failed ({String(d.error)})</span> : here !== null ? <span className="muted"> — {here} {here === 1 ? 'connection' : 'connections'} on this node</span> : null}
+      {failed ? <span className="audit__failed"> — failed ({String(d.error)})</span> : closed !== null ? <span className="muted"> — {closed} {closed === 1 ? 'connection' : 'connections'} closed</span> : null}
     </>
   );
 }

@@ -4,6 +4,7 @@ import { Time } from '@/components/time';
 import { useToast } from '@/components/toast';
 import { errorMessage } from '@/lib/api';
 import { consoleApi } from './api';
+import { CoverageWords, MissingNodes } from './coverage';
 import type { ChannelRow, HistoryView } from './types';
 import { useRefreshing } from './use-refreshing';
 
@@ -15,12 +16,12 @@ function preview(data: unknown): string {
   return text.length > 160 ? `${text.slice(0, 157)}…` : text;
 }
 
-/** This node's channels of the shop, busiest first, with a button to use the ones the console may. */
+/** The shop's channels, busiest first, with a button to use the ones the console may. */
 function ChannelsTable({ rows, onPick }: { rows: ChannelRow[]; onPick: (channel: string) => void }) {
-  if (rows.length === 0) return <p className="muted">Nobody of your shop follows a channel on this node right now.</p>;
+  if (rows.length === 0) return <p className="muted">Nobody of your shop follows a channel right now.</p>;
   return (
     <div className="table-wrap">
-      <table className="table" aria-label="Channels on this node">
+      <table className="table" aria-label="Channels">
         <thead>
           <tr>
             <th scope="col">Channel</th>
@@ -81,7 +82,7 @@ function HistoryList({ history }: { history: HistoryView }) {
 }
 
 /**
- * The channels of the shop on this node, and a test publish with the channel's history: send a
+ * The channels of the shop, and a test publish with the channel's history: send a
  * `console_test` event and see it land (subscribers get it like any publication).
  */
 export function ChannelsPanel({ tenantId, refreshKey }: { tenantId: string; refreshKey: number }) {
@@ -139,7 +140,7 @@ export function ChannelsPanel({ tenantId, refreshKey }: { tenantId: string; refr
       <div className="console-section__head">
         <h2 id="channels-title">Channels</h2>
         <p className="muted console-section__meta">
-          Followed by your shop's connections on this node
+          Followed by your shop's connections{channels.data ? <CoverageWords coverage={channels.data.coverage} /> : null}
           {channels.updatedAt ? (
             <>
               {' '}
@@ -154,6 +155,7 @@ export function ChannelsPanel({ tenantId, refreshKey }: { tenantId: string; refr
       <div className="console-grid">
         <div className="card">
           {channels.error ? <p className="error">{channels.error}</p> : null}
+          {channels.data ? <MissingNodes coverage={channels.data.coverage} /> : null}
           {channels.data ? <ChannelsTable rows={channels.data.channels} onPick={pick} /> : channels.error ? null : <p className="muted">Loading…</p>}
           {channels.data?.more ? <p className="muted">Only the 200 busiest are shown.</p> : null}
         </div>

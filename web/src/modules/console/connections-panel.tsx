@@ -5,6 +5,7 @@ import { useToast } from '@/components/toast';
 import { errorMessage } from '@/lib/api';
 import { ROLE_LABELS } from '@/lib/roles';
 import { consoleApi } from './api';
+import { CoverageWords, MissingNodes } from './coverage';
 import type { ConnectedUser } from './types';
 import { useRefreshing } from './use-refreshing';
 
@@ -19,7 +20,7 @@ function EndSessions({ user, onEnded }: { user: ConnectedUser; onEnded: () => vo
     setBusy(true);
     try {
       const ended = await consoleApi.endSessions(user.id);
-      toast.show(`${ended.user.name || ended.user.email} was signed out (${ended.connectionsHere} ${ended.connectionsHere === 1 ? 'connection' : 'connections'} on this node).`, 'success');
+      toast.show(`${ended.user.name || ended.user.email} was signed out (${ended.connections} ${ended.connections === 1 ? 'connection' : 'connections'} closed).`, 'success');
       onEnded();
     } catch (err) {
       toast.show(errorMessage(err), 'error');
@@ -47,17 +48,17 @@ function EndSessions({ user, onEnded }: { user: ConnectedUser; onEnded: () => vo
   );
 }
 
-/** The shop's users connected to this node, with "End sessions" (every node closes theirs). */
+/** The shop's users connected to any node, with "End sessions" (every node closes theirs). */
 export function ConnectionsPanel({ selfId }: { selfId: string }) {
   const view = useRefreshing(consoleApi.connections, REFRESH_MS);
   const users = view.data?.users ?? [];
+  const multiNode = (view.data?.coverage.nodes.length ?? 1) + (view.data?.coverage.missing.length ?? 0) > 1;
   return (
     <section className="console-section" aria-labelledby="connections-title">
       <div className="console-section__head">
         <h2 id="connections-title">Connected users</h2>
         <p className="muted console-section__meta">
-          Your shop's users on this node
-          {view.data ? ` (${view.data.node})` : ''}
+          Your shop's users{view.data ? <CoverageWords coverage={view.data.coverage} /> : null}
           {view.updatedAt ? (
             <>
               {' '}
@@ -71,10 +72,11 @@ export function ConnectionsPanel({ selfId }: { selfId: string }) {
       </div>
       <div className="card">
         {view.error ? <p className="error">{view.error}</p> : null}
+        {view.data ? <MissingNodes coverage={view.data.coverage} /> : null}
         {!view.data ? (
           view.error ? null : <p className="muted">Loading…</p>
         ) : users.length === 0 ? (
-          <p className="muted">Nobody of your shop is connected to this node.</p>
+          <p className="muted">Nobody of your shop is connected.</p>
         ) : (
           <div className="table-wrap">
             <table className="table" aria-label="Connected users">
@@ -91,6 +93,11 @@ export function ConnectionsPanel({ selfId }: { selfId: string }) {
                   <th scope="col" className="hide-narrow">
                     Since
                   </th>
+                  {multiNode ? (
+                    <th scope="col" className="hide-narrow">
+                      Nodes
+                    </th>
+                  ) : null}
                   <th scope="col">
                     <span className="visually-hidden">Actions</span>
                   </th>
@@ -113,6 +120,7 @@ export function ConnectionsPanel({ selfId }: { selfId: string }) {
                     <td className="hide-narrow">
                       <Time iso={user.since} />
                     </td>
+                    {multiNode ? <td className="hide-narrow node-ids">{user.nodes.join(', ')}</td> : null}
                     <td className="actions">{user.id === selfId ? <span className="muted">you</span> : <EndSessions user={user} onEnded={view.refresh} />}</td>
                   </tr>
                 ))}

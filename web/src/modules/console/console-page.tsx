@@ -8,9 +8,9 @@ import { LiveFigures } from './live-figures';
 import type { AuditEntry } from './types';
 
 /**
- * The operator's console (admins): the node's figures live, this node's channels and connections
- * of the shop, a test publish with the channel's history, ending a user's sessions, and the audit
- * log of what was done here. Figures come from the node's feed (ops:node), never from /metrics.
+ * The operator's console (admins): every node's figures live, the shop's channels and connections
+ * on every node, a test publish with the channel's history, ending a user's sessions, and the audit
+ * log of what was done here. Figures come from the nodes' feed (ops:node), never from /metrics.
  */
 export function ConsolePage() {
   const session = useSession();

@@ -41,9 +41,19 @@ export interface ChannelRow {
   canReadHistory: boolean;
 }
 
-export interface ChannelsView {
+/** Which nodes answered for the tables (each node reports its own connections). */
+export interface Coverage {
+  /** The node that served the request. */
   node: string;
+  nodes: string[];
+  /** Nodes believed alive that did not answer in time: their connections are not in the numbers. */
+  missing: string[];
+  partial: boolean;
+}
+
+export interface ChannelsView {
   at: string;
+  coverage: Coverage;
   channels: ChannelRow[];
   more: boolean;
 }
@@ -60,9 +70,8 @@ export interface ConnectedUser {
 }
 
 export interface ConnectionsView {
-  node: string;
   at: string;
-  coverage: 'this_node';
+  coverage: Coverage;
   users: ConnectedUser[];
   more: boolean;
 }
@@ -102,6 +111,7 @@ export interface PublishAnswer {
 
 export interface EndSessionsAnswer {
   user: { id: string; name: string; email: string };
-  connectionsHere: number;
+  /** Connections it ended, on the nodes that answered. */
+  connections: number;
   audit: AuditEntry;
 }

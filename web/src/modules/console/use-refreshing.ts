@@ -12,7 +12,7 @@ export interface Refreshing<T> {
 
 /**
  * Data fetched now and again every `everyMs` while the page is open and visible (the tables of
- * this node's channels and connections: a snapshot, not a feed), and on `refresh()`.
+ * the shop's channels and connections: a snapshot, not a feed), and on `refresh()`.
  */
 export function useRefreshing<T>(load: () => Promise<T>, everyMs: number): Refreshing<T> {
   const [state, setState] = useState<{ data: T | null; error: string | null; updatedAt: number | null }>({ data: null, error: null, updatedAt: null });
