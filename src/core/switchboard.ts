@@ -55,9 +55,6 @@ export function accountRevokedEvent(user: string, reason?: string): { channel: s
   return { channel: ACCOUNT_EVENTS_CHANNEL, event: 'revoked', data: reason === undefined ? { user } : { user, reason } };
 }
 
-/** Close reasons travel in a close frame: at most 123 bytes of UTF-8. */
-const MAX_CLOSE_REASON_CHARS = 100;
-
 /** How long shutdown waits for the leaves of closed sessions to reach the presence store. */
 const PRESENCE_SETTLE_MS = 2000;
 
@@ -154,7 +151,8 @@ export class Switchboard {
       publication: (pub) => {
         const data = JSON.parse(pub.json) as { user?: unknown; reason?: unknown };
         if (pub.event !== 'revoked' || typeof data.user !== 'string') return;
-        if (typeof data.reason === 'string') sb.gateway.revokeUser(data.user, data.reason.slice(0, MAX_CLOSE_REASON_CHARS));
+        // The transport cuts a long reason to the close frame's 123 bytes.
+        if (typeof data.reason === 'string') sb.gateway.revokeUser(data.user, data.reason);
         else sb.gateway.revokeUser(data.user);
       },
       // The layer lost messages for a while: a revocation may have been among them.
