@@ -3,7 +3,7 @@
 
 // The app: the core with modules (createApp) and the built-in shop modules.
 export { createApp, type App, type AppOptions } from './app.js';
-export { builtinModules, accountsModule, catalogModule, cartModule, ordersModule, paymentsModule } from './modules/index.js';
+export { builtinModules, accountsModule, catalogModule, cartModule, ordersModule, paymentsModule, consoleModule, createConsoleModule } from './modules/index.js';
 export type { SwitchboardModule, ModuleContext, SeedContext } from './core/module.js';
 
 // Writing a module: REST routes, transactions with outbox events, the database.
@@ -15,7 +15,7 @@ export type { Database, Engine } from './core/db/database.js';
 export { newId, nowIso } from './core/db/ids.js';
 
 // The real-time core.
-export { Switchboard, accountRevokedEvent, ACCOUNT_EVENTS_CHANNEL, type SwitchboardOptions, type HistoryEntry } from './core/switchboard.js';
+export { Switchboard, accountRevokedEvent, ACCOUNT_EVENTS_CHANNEL, type SwitchboardOptions, type HistoryEntry, type LocalConnection } from './core/switchboard.js';
 export { loadConfig, ConfigError, defaultLimits, type Config, type Limits } from './core/config.js';
 export { allow, type AccessContext, type AccessRule, type NamespaceOptions, type SnapshotProvider } from './core/channels/namespaces.js';
 export type { FrameStyle, RouteOptions, RouteResolver } from './core/channels/routes.js';

@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import type { StreamPosition } from '@switchboard/client/protocol';
+import type { StreamPosition, UserInfo } from '@switchboard/client/protocol';
 import { keptSecret, TokenService, type MintOptions } from './auth/tokens.js';
 import { NamespaceRegistry, type NamespaceOptions } from './channels/namespaces.js';
-import { RouteTable, type RouteOptions, type RouteResolver } from './channels/routes.js';
+import { RouteTable, type FrameStyle, type RouteOptions, type RouteResolver } from './channels/routes.js';
 import type { Config } from './config.js';
 import { buildHttpApp } from './http/app.js';
 import type { WebAppOptions } from './http/web.js';
@@ -22,7 +23,7 @@ import { Admission } from './realtime/admission.js';
 import { TrustedProxies } from './http/client-address.js';
 import { RedisConnectionCounter } from './realtime/redis-connection-counter.js';
 import { presenceEntries } from './realtime/frames.js';
-import { Hub } from './realtime/hub.js';
+import { Hub, type ServerListener } from './realtime/hub.js';
 import { attachWebSockets } from './realtime/ws-server.js';
 
 export interface SwitchboardOptions {
@@ -48,13 +49,25 @@ interface Backends {
 /** Where account changes that end connections are published; every node listens. */
 export const ACCOUNT_EVENTS_CHANNEL = 'sys:accounts';
 
-/** The event that ends a user's connections on every node (close 4504). */
-export function accountRevokedEvent(user: string): { channel: string; event: string; data: { user: string } } {
-  return { channel: ACCOUNT_EVENTS_CHANNEL, event: 'revoked', data: { user } };
+/** The event that ends a user's connections on every node (close 4504). `reason` is the close
+ * frame's reason (the default says the account changed; an admin signing someone out says so). */
+export function accountRevokedEvent(user: string, reason?: string): { channel: string; event: string; data: { user: string; reason?: string } } {
+  return { channel: ACCOUNT_EVENTS_CHANNEL, event: 'revoked', data: reason === undefined ? { user } : { user, reason } };
 }
 
 /** How long shutdown waits for the leaves of closed sessions to reach the presence store. */
 const PRESENCE_SETTLE_MS = 2000;
+
+/** One client connection of this node, as operators' tools see it (`Switchboard.localConnections`). */
+export interface LocalConnection {
+  session: string;
+  user: UserInfo;
+  /** The channels it follows (subscribed, or being subscribed). */
+  channels: string[];
+  /** UTC ISO time the socket opened. */
+  openedAt: string;
+  frames: FrameStyle;
+}
 
 export interface HistoryEntry {
   event: string;
@@ -78,6 +91,9 @@ export class Switchboard {
   readonly admission: Admission;
   /** Who the client of a request is, behind trusted proxies. */
   readonly proxies: TrustedProxies;
+  /** This node's id: its heartbeat id in Redis (the id other nodes and the sweep know it by), or a
+   * random one for a single node. Operators' tools tag what a node reports with it. */
+  readonly nodeId: string;
   readonly #backends: Backends;
   #closing: Promise<void> | null = null;
   #closeHooks: (() => Promise<void>)[] = [];
@@ -92,6 +108,7 @@ export class Switchboard {
   ) {
     const { layer, presence, connections } = backends;
     this.#backends = backends;
+    this.nodeId = backends.nodes?.id ?? randomBytes(8).toString('base64url');
     this.namespaces = new NamespaceRegistry({ historySize: config.history.size, historyTtlMs: config.history.ttlMs });
     this.metrics = new Metrics({
       connections: () => this.gateway.sessions.size,
@@ -132,8 +149,11 @@ export class Switchboard {
     await sb.hub.start();
     await sb.hub.listen(ACCOUNT_EVENTS_CHANNEL, {
       publication: (pub) => {
-        const data = JSON.parse(pub.json) as { user?: unknown };
-        if (pub.event === 'revoked' && typeof data.user === 'string') sb.gateway.revokeUser(data.user);
+        const data = JSON.parse(pub.json) as { user?: unknown; reason?: unknown };
+        if (pub.event !== 'revoked' || typeof data.user !== 'string') return;
+        // The transport cuts a long reason to the close frame's 123 bytes.
+        if (typeof data.reason === 'string') sb.gateway.revokeUser(data.user, data.reason);
+        else sb.gateway.revokeUser(data.user);
       },
       // The layer lost messages for a while: a revocation may have been among them.
       gap: () => void sb.gateway.recheckPrincipals(),
@@ -152,11 +172,27 @@ export class Switchboard {
   }
 
   /** Ends `user`'s connections on every node (through the layer) with 4504: their account was
-   * deleted, disabled or changed. Modules that change accounts in a transaction emit
-   * `accountRevokedEvent(user)` through the outbox instead, so it goes out only if they commit. */
-  async revokeUser(user: string): Promise<void> {
-    const { channel, event, data } = accountRevokedEvent(user);
+   * deleted, disabled or changed, or an admin signed them out (`reason` says which to the client).
+   * Modules that do this in a transaction emit `accountRevokedEvent(user)` through the outbox
+   * instead, so it goes out only if they commit. */
+  async revokeUser(user: string, reason?: string): Promise<void> {
+    const { channel, event, data } = accountRevokedEvent(user, reason);
     await this.hub.publish(channel, event, data);
+  }
+
+  /**
+   * This node's authenticated connections whose user `include` accepts, with the channels each
+   * follows: for operators' tools (the console module lists its tenant's). A copy, O(connections
+   * and their subscriptions): not for hot paths. Other nodes' connections are theirs to report.
+   */
+  localConnections(include: (user: UserInfo) => boolean = () => true): LocalConnection[] {
+    const found: LocalConnection[] = [];
+    for (const session of this.gateway.sessions) {
+      const { user } = session;
+      if (session.closed || !session.authenticated || user === null || !include(user)) continue;
+      found.push({ session: session.id, user: { ...user }, channels: [...session.subs.keys()], openedAt: new Date(session.openedAt).toISOString(), frames: session.frames });
+    }
+    return found;
   }
 
   /** The client address of an HTTP request (X-Forwarded-For only from trusted proxies). */
@@ -173,6 +209,13 @@ export class Switchboard {
   addRoute(pattern: string, resolve: RouteResolver, options?: RouteOptions): this {
     this.routes.add(pattern, resolve, options);
     return this;
+  }
+
+  /** Subscribes the node itself to a channel for as long as it runs: every publication on it, from
+   * any node, reaches `listener` (`gap` when the layer may have lost some). For node-to-node
+   * messages of modules (the console asks every node for its connections); one listener per channel. */
+  listenChannel(channel: string, listener: ServerListener): Promise<void> {
+    return this.hub.listen(channel, listener);
   }
 
   /** Publishes from the server side; channel policies do not apply, the namespace must exist. */

@@ -22,7 +22,7 @@ void describe('switchboard migrate and seed', () => {
     const folder = join(dataDir, 'migrate');
     const first = await run(['migrate'], { SWITCHBOARD_DATA: folder });
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /^applied 0001_initial, 0002_refunds_and_pruning, 0003_accounts_disabled_and_deleted to .*switchboard\.db\n$/);
+    assert.match(first.stdout, /^applied 0001_initial, 0002_refunds_and_pruning, 0003_accounts_disabled_and_deleted, 0005_console_audit_log to .*switchboard\.db\n$/);
     const second = await run(['migrate'], { SWITCHBOARD_DATA: folder });
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /switchboard\.db is up to date\n$/);
@@ -75,7 +75,7 @@ void describe('switchboard migrate on PostgreSQL', () => {
     try {
       const first = await run(['migrate'], { SWITCHBOARD_DATA: join(dataDir, 'pg'), DATABASE_URL: PG_URL, SWITCHBOARD_DATABASE_SCHEMA: schema });
       assert.equal(first.code, 0, first.stderr);
-      assert.match(first.stdout, new RegExp(`^applied 0001_initial, 0002_refunds_and_pruning, 0003_accounts_disabled_and_deleted to postgres://.*\\(schema ${schema}\\)`));
+      assert.match(first.stdout, new RegExp(`^applied 0001_initial, 0002_refunds_and_pruning, 0003_accounts_disabled_and_deleted, 0005_console_audit_log to postgres://.*\\(schema ${schema}\\)`));
       const second = await run(['migrate'], { SWITCHBOARD_DATA: join(dataDir, 'pg'), DATABASE_URL: PG_URL, SWITCHBOARD_DATABASE_SCHEMA: schema });
       assert.match(second.stdout, /is up to date/);
     } finally {

@@ -108,6 +108,12 @@ export const WS_MATRIX: readonly WsRow[] = [
   ...channel('staff-orders:{otherTenant}', {}),
   ...channel('alerts:{tenant}', { subscribe: ADMINS, history: ADMINS }),
   ...channel('alerts:{otherTenant}', {}),
+  // The node's figures (no tenant data: counts, rates, memory) for every shop's admins; the console's audit log per shop.
+  ...channel('ops:node', { subscribe: ADMINS, history: ADMINS }),
+  ...channel('audit:{tenant}', { subscribe: ADMINS, history: ADMINS }),
+  ...channel('audit:{otherTenant}', {}),
+  // Nodes asking each other for a shop's connections (the console): no client may touch it.
+  ...channel('console-rpc:ask', {}),
   alias('/ws/cart/', 'cart:{self}', LIVE),
   alias('/ws/cart/user/', 'cart:{self}', LIVE),
   alias('/ws/cart/{self}/', 'cart:{self}', LIVE),
@@ -184,6 +190,17 @@ export const REST_MATRIX: readonly RestRow[] = [
   { method: 'PATCH', path: '/api/orders/{orderD}', route: 'PATCH /api/orders/{id}', body: { workerId: null }, probe: 'take the worker off', allow: ['otherAdmin'] },
   // The assigned worker may move their order on (here: to in_progress, where it already is: 409 no_change).
   { method: 'PATCH', path: '/api/orders/{orderA}', route: 'PATCH /api/orders/{id}', body: { status: 'in_progress' }, probe: 'status in_progress (unchanged)', allow: ['worker', ...DEMO_STAFF] },
+  // The console: admins only, each seeing its own shop's channels, connections and audit log.
+  { method: 'GET', path: '/api/console/channels', route: 'GET /api/console/channels', allow: ADMINS },
+  { method: 'GET', path: '/api/console/connections', route: 'GET /api/console/connections', allow: ADMINS },
+  { method: 'GET', path: '/api/console/audit', route: 'GET /api/console/audit', allow: ADMINS },
+  { method: 'GET', path: '/api/console/channels/history?channel=tenant:{tenant}', route: 'GET /api/console/channels/history', allow: ADMINS },
+  { method: 'GET', path: '/api/console/channels/history?channel=tenant:{otherTenant}', route: 'GET /api/console/channels/history', allow: NOBODY },
+  { method: 'POST', path: '/api/console/publish', route: 'POST /api/console/publish', body: {}, probe: 'empty body (400)', allow: ADMINS },
+  // Your own sessions: refused as own_sessions (409), which only an admin gets that far to hear.
+  { method: 'POST', path: '/api/console/users/{self}/end-sessions', route: 'POST /api/console/users/{id}/end-sessions', body: {}, probe: 'your own (409)', allow: ADMINS },
+  { method: 'POST', path: '/api/console/users/{other}/end-sessions', route: 'POST /api/console/users/{id}/end-sessions', body: {}, probe: 'sign out (no connections)', allow: ['admin'] },
+  { method: 'POST', path: '/api/console/users/{otherTenantAdmin}/end-sessions', route: 'POST /api/console/users/{id}/end-sessions', body: {}, probe: "the other shop's admin", allow: ['otherAdmin'] },
   // The publish API takes the API key, never a user's token.
   { method: 'POST', path: '/api/publish', route: null, body: { channel: 'chat:lobby', event: 'probe', data: {} }, probe: 'token as the API key', allow: NOBODY },
 ];

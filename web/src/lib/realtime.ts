@@ -13,7 +13,7 @@ export type { ChannelEvent, ChannelResult, ConnectionStatus, ConnectionState } f
 /** Close codes that end the session: the token is refused, or its account changed. */
 const SESSION_ENDED: Partial<Record<number, string>> = {
   [CloseCodes.unauthorized]: 'Your session is no longer valid. Sign in again to carry on.',
-  [CloseCodes.accountRevoked]: 'Your account was changed by an admin of your shop. Sign in again to carry on.',
+  [CloseCodes.accountRevoked]: 'An admin of your shop signed you out or changed your account. Sign in again to carry on.',
   [CloseCodes.tokenExpired]: 'Your session expired. Sign in again to carry on.',
 };
 

@@ -1,2 +1,2 @@
-/** Console: the admin's page for accounts and alerts. */
+/** Console: the admin's operator page (node figures, channels, connections, audit log). */
 export { ConsolePage } from './console-page';
