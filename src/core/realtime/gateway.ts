@@ -178,47 +178,10 @@ export class Gateway {
     void done.then(() => this.#connecting.delete(session));
   }
 
-  /** Counts the user's connection, marks the session authenticated and sends the welcome. False
-   * when it was refused (closed). */
+  /** Checks the account and counts the user's connection, marks the session authenticated and
+   * sends the welcome. False when it was refused (closed). */
   async authenticate(session: Session, user: UserInfo | null, expiresAt: number | null, request?: number): Promise<boolean> {
-    if (user && this.#principals.installed) {
-      let live: boolean;
-      try {
-        live = await this.#principals.live(user);
-      } catch (err) {
-        this.log.warn({ err, session: session.id }, 'cannot check the account; closing the connection');
-        this.close(session, CloseCodes.shutdown, 'server unavailable; reconnect');
-        return false;
-      }
-      if (!live) {
-        const error = new RequestError('account_revoked', undefined, 'token');
-        if (request !== undefined) session.send(replyError(request, error));
-        this.close(session, CloseCodes.accountRevoked, error.message);
-        return false;
-      }
-      if (session.closed) return false;
-    }
-    if (user) {
-      let counted: { ok: boolean; count: number };
-      try {
-        counted = await this.options.connections.acquire(user.id, session.id, this.options.limits.maxConnectionsPerUser);
-      } catch (err) {
-        // The count lives in Redis and Redis is unreachable: this node cannot serve the client
-        // anyway (publishes and subscribes fail too), so send it to reconnect, maybe elsewhere.
-        this.log.warn({ err, session: session.id }, 'cannot count the connection; closing it');
-        this.close(session, CloseCodes.shutdown, 'server unavailable; reconnect');
-        return false;
-      }
-      if (!counted.ok) {
-        this.close(session, CloseCodes.tooManyConnections, `user ${user.id} already has ${counted.count} connections`);
-        return false;
-      }
-      if (session.closed) {
-        this.#release(user.id, session);
-        return false;
-      }
-      this.#counted.add(session);
-    }
+    if (user && !(await this.#principals.whileAuthenticating(session, user.id, () => this.#admitUser(session, user, request)))) return false;
     session.user = user;
     session.authenticated = true;
     session.expiresAt = expiresAt;
@@ -241,6 +204,48 @@ export class Gateway {
       });
       if (session.frames === 'channels') this.#channels.subscribing(session, subscribed);
     }
+    return true;
+  }
+
+  /** The account check, then the per-user count; false when either refused (the session is then
+   * closed), or when the session closed meanwhile (a revocation, the auth timeout, the client). */
+  async #admitUser(session: Session, user: UserInfo, request: number | undefined): Promise<boolean> {
+    if (this.#principals.installed) {
+      let live: boolean;
+      try {
+        live = await this.#principals.live(user);
+      } catch (err) {
+        this.log.warn({ err, session: session.id }, 'cannot check the account; closing the connection');
+        this.close(session, CloseCodes.shutdown, 'server unavailable; reconnect');
+        return false;
+      }
+      if (!live) {
+        const error = new RequestError('account_revoked', undefined, 'token');
+        if (request !== undefined) session.send(replyError(request, error));
+        this.close(session, CloseCodes.accountRevoked, error.message);
+        return false;
+      }
+      if (session.closed) return false;
+    }
+    let counted: { ok: boolean; count: number };
+    try {
+      counted = await this.options.connections.acquire(user.id, session.id, this.options.limits.maxConnectionsPerUser);
+    } catch (err) {
+      // The count lives in Redis and Redis is unreachable: this node cannot serve the client
+      // anyway (publishes and subscribes fail too), so send it to reconnect, maybe elsewhere.
+      this.log.warn({ err, session: session.id }, 'cannot count the connection; closing it');
+      this.close(session, CloseCodes.shutdown, 'server unavailable; reconnect');
+      return false;
+    }
+    if (!counted.ok) {
+      this.close(session, CloseCodes.tooManyConnections, `user ${user.id} already has ${counted.count} connections`);
+      return false;
+    }
+    if (session.closed) {
+      this.#release(user.id, session);
+      return false;
+    }
+    this.#counted.add(session);
     return true;
   }
 

@@ -26,6 +26,10 @@ export interface PrincipalsOwner {
 export class Principals {
   readonly #owner: PrincipalsOwner;
   #check: PrincipalCheck | null = null;
+  /** Sessions being authenticated, and the user each will be. The check may read the account just
+   * before a change commits, and the revocation that change sends may arrive before the session
+   * has its user (while the connection is counted): it must end that session too. */
+  readonly #authenticating = new Map<Session, string>();
 
   constructor(owner: PrincipalsOwner) {
     this.#owner = owner;
@@ -44,11 +48,23 @@ export class Principals {
     return this.#check ? this.#check(user) : true;
   }
 
-  /** Ends every connection of `user` on this node. Answers how many were closed. */
+  /** Runs `authenticate` (the check, then the count) for `session`, which is to be `user`'s: a
+   * revocation of `user` meanwhile closes the session, which `authenticate` then finds closed. */
+  async whileAuthenticating<T>(session: Session, user: string, authenticate: () => Promise<T>): Promise<T> {
+    this.#authenticating.set(session, user);
+    try {
+      return await authenticate();
+    } finally {
+      this.#authenticating.delete(session);
+    }
+  }
+
+  /** Ends every connection of `user` on this node, those still being authenticated included.
+   * Answers how many were closed. */
   revoke(user: string, reason = REVOKED): number {
     let closed = 0;
     for (const session of this.#owner.sessions) {
-      if (session.user?.id !== user || session.closed) continue;
+      if ((session.user?.id ?? this.#authenticating.get(session)) !== user || session.closed) continue;
       this.#owner.close(session, CloseCodes.accountRevoked, reason);
       closed++;
     }
