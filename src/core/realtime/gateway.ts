@@ -50,6 +50,8 @@ export class Gateway {
   readonly #principals: Principals;
   /** Sessions that have not authenticated yet (the node's cap on them is the admission's `pending`). */
   #unauthenticated = 0;
+  /** Upgrades accepted and not yet opened (their token being verified). */
+  #accepting = 0;
   readonly budget: SendBudget;
   readonly #slots: RequestSlots;
   readonly #channels: ChannelsSessions;
@@ -125,9 +127,22 @@ export class Gateway {
     // Caps are checked before the token is: a refused client costs no signature check.
     const address = req.address ?? '';
     const admission = this.options.admission;
-    const refused = admission?.countWebSocket(address, this.sessions.size, this.#unauthenticated);
+    const refused = admission?.countWebSocket(address, this.sessions.size + this.#accepting, this.#unauthenticated + this.#accepting);
     if (refused) return { ok: false, ...refused };
-    const release = () => admission?.releaseWebSocket(address, false);
+    // Until it opens or is given up, the upgrade counts toward the node caps as a session not yet
+    // authenticated: verifying a token takes a trip to the thread pool, and a burst of upgrades
+    // would otherwise all pass a cap that is one short of full.
+    this.#accepting++;
+    let accepting = true;
+    const settle = (): boolean => {
+      if (!accepting) return false;
+      accepting = false;
+      this.#accepting--;
+      return true;
+    };
+    const release = (): void => {
+      if (settle()) admission?.releaseWebSocket(address, false);
+    };
     let verified: Verified | null;
     try {
       verified = token ? await this.tokens.verify(token) : null;
@@ -140,7 +155,11 @@ export class Gateway {
       release();
       return { ok: false, status: 503, message: 'server is shutting down' };
     }
-    return { ok: true, open: (transport) => this.#open(transport, verified, route, frames, address), abandon: release };
+    const open = (transport: Transport): Session => {
+      settle();
+      return this.#open(transport, verified, route, frames, address);
+    };
+    return { ok: true, open, abandon: release };
   }
 
   #open(transport: Transport, verified: Verified | null, route: RouteMatch | null, frames: FrameStyle, address: string): Session {
