@@ -39,8 +39,13 @@ export async function subscribeAlias(gateway: Gateway, session: Session, route: 
       }
       const result = outcome.result as Record<string, unknown>;
       if (session.frames === 'switchboard') {
-        session.send(serverFrame({ op: 'subscribed', channel, ...result }));
-        outcome.after?.();
+        try {
+          session.send(serverFrame({ op: 'subscribed', channel, ...result }));
+        } finally {
+          // Even when the frame could not be written (the connection is then closed below): left
+          // pending, the subscription would buffer its channel for good.
+          outcome.after?.();
+        }
       } else {
         if (index === 0) snapshot = result.snapshot;
         if (outcome.after) goLive.push(outcome.after);

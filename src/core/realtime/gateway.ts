@@ -342,6 +342,12 @@ export class Gateway {
         (outcome) => {
           try {
             session.send(replyOk(req.id, outcome.result));
+          } catch (err) {
+            // Closed before what follows the reply runs: a subscription going live on a closed
+            // session only cleans itself up; left pending, it would buffer its channel for good.
+            this.close(session, CloseCodes.internalError, 'internal error');
+            outcome.after?.();
+            throw err;
           } finally {
             if (outcome.reserved) this.budget.release(session, outcome.reserved);
           }
