@@ -194,3 +194,18 @@ void describe('a revocation racing the connect', () => {
     });
   }
 });
+
+void describe('an account check that cannot answer', () => {
+  // docs/protocol.md: 4000 when the database (the account check) cannot be reached as the
+  // connection opens: the client reconnects, maybe to a node that can check.
+  void test('closes the connection with 4000 (reconnect), not 4504', async () => {
+    const server = await startServer({ listen: false });
+    server.sb.checkPrincipals(() => Promise.reject(new Error('database unreachable')));
+    try {
+      const client = await TestClient.connect(server.sb, { token: await server.token('unchecked') });
+      assert.equal((await client.closed()).code, CloseCodes.shutdown);
+    } finally {
+      await server.close();
+    }
+  });
+});
