@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { killChildren, listeningUrl, run, start, waitUntil, within } from '../helpers/cli.js';
+import { killChildren, listeningUrl, run, start, suiteDataDir, waitUntil, within } from '../helpers/cli.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { TEST_SECRET } from '../helpers/server.js';
 
@@ -177,18 +174,11 @@ void describe('switchboard listen', () => {
 });
 
 void describe('switchboard listen across a node restart', () => {
-  let dataDir: string;
-  before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'switchboard-listen-'));
-  });
-  after(async () => {
-    killChildren();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  const dataDir = suiteDataDir('switchboard-listen-');
 
   void test('reconnects, says what it could not recover, and prints what happens after', async () => {
     const port = await freePort();
-    const env = { SWITCHBOARD_DATA: dataDir, PORT: String(port), SWITCHBOARD_SHUTDOWN_GRACE_MS: '1000' };
+    const env = { SWITCHBOARD_DATA: dataDir(), PORT: String(port), SWITCHBOARD_SHUTDOWN_GRACE_MS: '1000' };
     const serve = async () => {
       const node = start(['serve'], env);
       await waitUntil(() => listeningUrl(node.output().stdout) !== null || node.child.exitCode !== null, STARTUP_MS * 2, 'the node to listen');
