@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { forEachEngine, startApp, type EngineName, type TestApp } from '../helpers/app.js';
+import { after, describe, test } from 'node:test';
+import { forEachEngine, suiteApp, type EngineName, type TestApp } from '../helpers/app.js';
 import { killChildren, run, suiteDataDir } from '../helpers/cli.js';
 import { PG_URL } from '../helpers/services.js';
 import { TEST_SECRET } from '../helpers/server.js';
@@ -20,13 +20,7 @@ function envOf(app: TestApp): Record<string, string> {
 after(() => killChildren());
 
 forEachEngine('switchboard demo-accounts and token --email', (engine: EngineName) => {
-  let app: TestApp;
-  before(async () => {
-    app = await startApp({ engine });
-  });
-  after(async () => {
-    await app.close();
-  });
+  const app = suiteApp(engine);
 
   void test('demo-accounts lists the four demo accounts with their passwords', async () => {
     const result = await run(['demo-accounts'], envOf(app), CLI_MS);
@@ -106,14 +100,7 @@ void describe('switchboard demo-accounts without the demo data', () => {
 });
 
 void describe('switchboard token --user', () => {
-  let app: TestApp;
-  before(async () => {
-    app = await startApp({ engine: 'sqlite' });
-  });
-  after(async () => {
-    killChildren();
-    await app.close();
-  });
+  const app = suiteApp('sqlite');
 
   void test('says on stderr that its token is for channels only, which REST indeed refuses', async () => {
     const result = await run(['token', '--user', 'alice'], envOf(app), CLI_MS);

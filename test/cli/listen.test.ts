@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { killChildren, listeningUrl, run, start, suiteDataDir, waitUntil, within } from '../helpers/cli.js';
-import { startApp, type TestApp } from '../helpers/app.js';
+import { suiteApp, type TestApp } from '../helpers/app.js';
 import { TEST_SECRET } from '../helpers/server.js';
 
 // `switchboard listen` as a user runs it: a child process against a real node over loopback.
@@ -51,14 +51,9 @@ async function coffee(app: TestApp, token: string): Promise<string> {
 after(() => killChildren());
 
 void describe('switchboard listen', () => {
-  let app: TestApp;
-  before(async () => {
-    app = await startApp({ engine: 'sqlite' });
-  });
-  after(async () => {
-    killChildren();
-    await app.close();
-  });
+  // Registered first, so it runs before the app closes: a listen left running would reconnect to it.
+  after(() => killChildren());
+  const app = suiteApp('sqlite');
 
   void test('prints the cart snapshot, then the events a REST call causes, one line each; Ctrl-C ends it with 0', async () => {
     const listener = await listening(['cart', '--as', 'customer', '--url', app.url]);
