@@ -126,15 +126,21 @@ export class Switchboard {
     // Connecting to Redis fails fast (RedisUnreachableError) rather than serving without it.
     const backends = options.layer || !config.redisUrl ? memoryBackends(config, options) : await redisBackends(config, config.redisUrl, log);
     const sb = new Switchboard(config, log, tokens, apiKey, backends);
-    await sb.hub.start();
-    await sb.hub.listen(ACCOUNT_EVENTS_CHANNEL, {
-      publication: (pub) => {
-        const data = JSON.parse(pub.json) as { user?: unknown };
-        if (pub.event === 'revoked' && typeof data.user === 'string') sb.gateway.revokeUser(data.user);
-      },
-      // The layer lost messages for a while: a revocation may have been among them.
-      gap: () => void sb.gateway.recheckPrincipals(),
-    });
+    try {
+      await sb.hub.start();
+      await sb.hub.listen(ACCOUNT_EVENTS_CHANNEL, {
+        publication: (pub) => {
+          const data = JSON.parse(pub.json) as { user?: unknown };
+          if (pub.event === 'revoked' && typeof data.user === 'string') sb.gateway.revokeUser(data.user);
+        },
+        // The layer lost messages for a while: a revocation may have been among them.
+        gap: () => void sb.gateway.recheckPrincipals(),
+      });
+    } catch (err) {
+      // The backends are open (on Redis: connections and the node's heartbeat); nobody else can close them.
+      await sb.close();
+      throw err;
+    }
     log.info({ maxConnections: sb.admission.caps.connections, maxPending: sb.admission.caps.pending }, 'connection caps');
     return sb;
   }
