@@ -25,7 +25,7 @@
 import { Agent } from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { Histogram, sleep, withTimeout, type HistogramJson } from './common.js';
+import { Histogram, sleep, tally, wsOpened, wsRequest, type HistogramJson } from './common.js';
 import { httpRequest, outcomeOf } from './http.js';
 
 export interface GoodClientConfig {
@@ -136,10 +136,6 @@ class Figures {
   }
 }
 
-const tally = (m: Record<string, number>, k: string) => {
-  m[k] = (m[k] ?? 0) + 1;
-};
-
 type Frame = { op: string; id?: number; ok?: boolean; error?: { code?: string }; result?: { epoch?: string; offset?: number }; channel?: string; offset?: number; epoch?: string; data?: { s?: number; t?: number } };
 
 async function run(cfg: GoodClientConfig): Promise<void> {
@@ -214,27 +210,8 @@ async function run(cfg: GoodClientConfig): Promise<void> {
     closedAt = `${code} ${reason.toString()} during ${current.phase}`;
     current.closes.push(`${code} ${reason.toString()}`);
   });
-  await withTimeout(
-    new Promise<void>((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
-    }),
-    cfg.timeoutMs,
-    'good client: open',
-  );
-  const call = async (id: number, frame: Record<string, unknown>): Promise<Frame> => {
-    const reply = await withTimeout(
-      new Promise<Frame>((resolve) => {
-        waiting.set(id, resolve);
-        ws.send(JSON.stringify({ ...frame, id }));
-      }),
-      cfg.timeoutMs,
-      `good client: ${String(frame.op)}`,
-    );
-    waiting.delete(id);
-    if (!reply.ok) throw new Error(`good client: ${String(frame.op)} refused: ${reply.error?.code ?? 'unknown'}`);
-    return reply;
-  };
+  await wsOpened(ws, cfg.timeoutMs, 'good client: open');
+  const call = (id: number, frame: Record<string, unknown>): Promise<Frame> => wsRequest(ws, waiting, id, frame, cfg.timeoutMs, 'good client');
   await call(1, { op: 'connect', token: cfg.token });
   const sub = await call(2, { op: 'subscribe', channel: cfg.channel });
   epoch = sub.result?.epoch ?? '';

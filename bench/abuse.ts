@@ -54,6 +54,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ChildProcess } from 'node:child_process';
 import {
+  DEVELOPMENT_ENV,
   Histogram,
   cpuMs,
   fmt,
@@ -69,10 +70,13 @@ import {
   openFilesLimit,
   parseArgs,
   rssBytes,
+  runBench,
   sleep,
   startServer,
   stopChild,
   table,
+  tally,
+  tallyText,
   waitForQuiet,
   type HistogramJson,
   type LatencySummary,
@@ -180,31 +184,10 @@ const MIB = 2 ** 20;
 const TARGET_RSS_MIB = 64;
 const TARGET_P99_MS = 50;
 
-/** Development mode: demo data, the sandbox, and an API key generated into the data folder (an
- * empty SWITCHBOARD_API_KEY counts as unset). The JWT secret stays common.ts's fixed one. */
-// The per-address limits at their defaults (empty: unset), unlike the throughput benches: here
-// they are what is being measured.
-const SERVER_ENV = {
-  SWITCHBOARD_ENV: 'development',
-  NODE_ENV: 'development',
-  SWITCHBOARD_API_KEY: '',
-  SWITCHBOARD_MAX_CONNECTIONS_PER_ADDRESS: '',
-  SWITCHBOARD_MAX_PENDING_PER_ADDRESS: '',
-  SWITCHBOARD_CONNECTIONS_PER_SECOND_PER_ADDRESS: '',
-};
-
-const bail = guardProcess(maxSeconds);
+guardProcess(maxSeconds);
 const t0 = performance.now();
 const now = () => performance.now() - t0;
 const say = (line: string) => process.stdout.write(`[${fmt(now() / 1000, 1)} s] ${line}\n`);
-const tally = (m: Record<string, number>, k: string, n = 1) => {
-  m[k] = (m[k] ?? 0) + n;
-};
-const tallyText = (m: Record<string, number>) =>
-  Object.entries(m)
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, n]) => `${fmt(n)} x ${k}`)
-    .join(', ') || 'none';
 const mib = (bytes: number, digits = 0) => fmt(bytes / MIB, digits);
 const tallyOf = (keys: string[]) => {
   const m: Record<string, number> = {};
@@ -972,7 +955,7 @@ async function startEnvironment(): Promise<Environment> {
   const port = await freePort();
   serverGone = null;
   stoppingServer = false;
-  const srv = await startServer('switchboard', { port, env: SERVER_ENV, ...(serverCpus ? { cpus: serverCpus } : {}) });
+  const srv = await startServer('switchboard', { port, env: DEVELOPMENT_ENV, ...(serverCpus ? { cpus: serverCpus } : {}) });
   server = srv;
   srv.child.once('exit', (code, signal) => {
     if (stoppingServer) return;
@@ -1082,11 +1065,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`abuse bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    if (server) process.stderr.write(`server stderr:\n${server.stderr()}\n`);
-    void bail('failure', 1);
-  },
-);
+runBench('abuse', main, () => (server ? `server stderr:\n${server.stderr()}\n` : ''));

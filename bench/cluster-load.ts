@@ -27,7 +27,7 @@ import { Agent, request } from 'node:http';
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
 import { PerformanceObserver, monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { Histogram, sleep, type HistogramJson } from './common.js';
+import { Histogram, sleep, tally, type HistogramJson } from './common.js';
 
 export interface ConnectCommand {
   load: number;
@@ -262,10 +262,6 @@ function onFrame(conn: Conn, buf: Buffer): void {
   if (frame.op === 'ping') conn.ws?.send('{"op":"pong"}');
   else if (frame.op === 'join' || frame.op === 'leave') presenceFrames += 1;
   else otherFrames += 1;
-}
-
-function tally(map: Record<string, number>, key: string): void {
-  map[key] = (map[key] ?? 0) + 1;
 }
 
 /** A short, countable cause: the error code when there is one. */

@@ -50,7 +50,9 @@ import {
   sleep,
   startServer,
   stopChild,
+  runBench,
   table,
+  tallyText,
   waitForQuiet,
   withTimeout,
   type HistogramJson,
@@ -139,7 +141,7 @@ const livePrefixes = new Set<string>();
 
 /** On a signal, a failure or the deadline: every process killed by pid (common.ts), then the keys
  * of runs still open deleted (bounded), then exit. */
-const bail = guardProcess(maxSeconds, async () => {
+guardProcess(maxSeconds, async () => {
   for (const prefix of livePrefixes) {
     const n = await withTimeout(deleteKeys(prefix), 20_000, 'deleting keys').catch((err: unknown) => {
       process.stderr.write(`could not delete keys under ${prefix}: ${String(err)}\n`);
@@ -639,11 +641,6 @@ async function runOnce(run: number, ncpu: number): Promise<RunResult> {
 const pct = (x: number) => `${fmt(x)}%`;
 const mib = (bytes: number) => fmt(bytes / 2 ** 20, 1);
 const lat = (l: LatencySummary) => `${fmt(l.p50, 1)} / ${fmt(l.p99, 1)} / ${fmt(l.max, 0)}`;
-const tallyText = (m: Record<string, number>) =>
-  Object.entries(m)
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, n]) => `${fmt(n)} x ${k}`)
-    .join(', ') || 'none';
 
 function describe(r: RunResult): string {
   const c = r.connect;
@@ -752,10 +749,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`cluster bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    void bail('failure', 1);
-  },
-);
+runBench('cluster', main);

@@ -12,6 +12,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
+import type WebSocket from 'ws';
 
 /** dist/bench, where the compiled bench files live. */
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -87,6 +88,49 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+// ----- a client's WebSocket (ws)
+
+/** Waits for a WebSocket to open; rejects when it fails or closes first, or after `ms`. */
+export function wsOpened(ws: WebSocket, ms: number, what: string): Promise<void> {
+  return withTimeout(
+    new Promise<void>((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+      ws.once('close', (code: number) => reject(new Error(`closed ${code} while opening`)));
+    }),
+    ms,
+    what,
+  );
+}
+
+/**
+ * Sends a request with `id` and resolves with its reply, which the socket's message handler hands
+ * to `waiting` (under its id); rejects when it is refused, or after `ms`.
+ */
+export async function wsRequest<F extends { ok?: boolean; error?: { code?: string } }>(
+  ws: WebSocket,
+  waiting: Map<number, (reply: F) => void>,
+  id: number,
+  frame: Record<string, unknown>,
+  ms: number,
+  what: string,
+): Promise<F> {
+  try {
+    const reply = await withTimeout(
+      new Promise<F>((resolve) => {
+        waiting.set(id, resolve);
+        ws.send(JSON.stringify({ ...frame, id }));
+      }),
+      ms,
+      `${what}: ${String(frame.op)}`,
+    );
+    if (!reply.ok) throw new Error(`${what}: ${String(frame.op)} refused: ${reply.error?.code ?? 'unknown'}`);
+    return reply;
+  } finally {
+    waiting.delete(id);
+  }
+}
+
 // ----- processes
 
 const children = new Set<ChildProcess>();
@@ -146,6 +190,23 @@ function killAllTracked(): void {
 }
 
 let bailOut: ((reason: string, code: number) => Promise<void>) | undefined;
+
+/**
+ * Runs a bench's `main`: exits 0 when it resolves. When it rejects, prints why (and `context`, e.g.
+ * the server's stderr) and exits 1, stopping every process under test first.
+ */
+export function runBench(name: string, main: () => Promise<void>, context?: () => string): void {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`${name} bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      const more = context?.();
+      if (more) process.stderr.write(more);
+      if (bailOut) void bailOut('failure', 1);
+      else process.exit(1);
+    },
+  );
+}
 /**
  * Every child is killed if this process ends for any reason, and the whole run is bounded: after
  * `maxSeconds` the bench gives up, kills its children and exits with 3 (130 on a signal). `cleanup`
@@ -209,6 +270,21 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * Development mode (the demo shop, the sandbox, and an API key generated into the data folder: an
+ * empty value counts as unset), with the per-address limits at their defaults, unlike the
+ * throughput benches: the abuse and soak benches measure what they do. The JWT secret stays
+ * BENCH_SECRET.
+ */
+export const DEVELOPMENT_ENV: Readonly<Record<string, string>> = {
+  SWITCHBOARD_ENV: 'development',
+  NODE_ENV: 'development',
+  SWITCHBOARD_API_KEY: '',
+  SWITCHBOARD_MAX_CONNECTIONS_PER_ADDRESS: '',
+  SWITCHBOARD_MAX_PENDING_PER_ADDRESS: '',
+  SWITCHBOARD_CONNECTIONS_PER_SECOND_PER_ADDRESS: '',
+};
 
 /**
  * Starts the server under test in its own process: the real CLI (`node dist/src/cli.js serve`) or
@@ -513,7 +589,22 @@ export interface LatencySummary {
   mean: number;
 }
 
-// ----- output
+// ----- counts and output
+
+/** Counts an outcome by name (a status, a close code, an error): `m[k] += n`. */
+export function tally(m: Record<string, number>, k: string, n = 1): void {
+  m[k] = (m[k] ?? 0) + n;
+}
+
+/** Counts as text, most frequent first: `12 x 429, 3 x 200`, or `none`. */
+export function tallyText(m: Record<string, number>): string {
+  return (
+    Object.entries(m)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${fmt(n)} x ${k}`)
+      .join(', ') || 'none'
+  );
+}
 
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = rows.map((r) => r.map(String));

@@ -34,6 +34,7 @@ import {
   waitExit,
   waitForQuiet,
   table,
+  runBench,
   withTimeout,
   type LatencySummary,
   type Target,
@@ -316,10 +317,4 @@ function report(results: RunResult[]): string {
   return out.join('\n');
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`fan-out bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('fan-out', main);

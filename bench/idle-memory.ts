@@ -36,6 +36,7 @@ import {
   sleep,
   startServer,
   stopChild,
+  runBench,
   table,
   waitForQuiet,
   type ServerProcess,
@@ -302,10 +303,4 @@ async function main(): Promise<void> {
   if (flags.json) writeFileSync(flags.json, JSON.stringify({ machine: m, flags, results }, null, 2));
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`idle-memory bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('idle-memory', main);

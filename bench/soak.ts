@@ -34,6 +34,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import {
+  DEVELOPMENT_ENV,
   Histogram,
   cpuMs,
   fmt,
@@ -47,10 +48,15 @@ import {
   openFilesLimit,
   parseArgs,
   rssBytes,
+  runBench,
   sleep,
   startServer,
   table,
+  tally,
+  tallyText,
   withTimeout,
+  wsOpened,
+  wsRequest,
   type ServerProcess,
 } from './common.js';
 import { jsonRequest, outcomeOf, register, type Account } from './http.js';
@@ -92,29 +98,11 @@ const maxSeconds = flags['max-seconds'] ? numFlag(flags, 'max-seconds', 30, 7 * 
 const TIMEOUT_MS = 10_000;
 const MIB = 2 ** 20;
 const TARGET_MB_PER_10_MIN = 1;
-// The per-address limits at their defaults (empty: unset), unlike the throughput benches: here
-// they are what is being measured.
-const SERVER_ENV = {
-  SWITCHBOARD_ENV: 'development',
-  NODE_ENV: 'development',
-  SWITCHBOARD_API_KEY: '',
-  SWITCHBOARD_MAX_CONNECTIONS_PER_ADDRESS: '',
-  SWITCHBOARD_MAX_PENDING_PER_ADDRESS: '',
-  SWITCHBOARD_CONNECTIONS_PER_SECOND_PER_ADDRESS: '',
-};
 
-const bail = guardProcess(maxSeconds);
+guardProcess(maxSeconds);
 const t0 = performance.now();
 const now = () => performance.now() - t0;
 const say = (line: string) => process.stdout.write(`[${fmt(now() / 1000, 0)} s] ${line}\n`);
-const tally = (m: Record<string, number>, k: string, n = 1) => {
-  m[k] = (m[k] ?? 0) + n;
-};
-const tallyText = (m: Record<string, number>) =>
-  Object.entries(m)
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, n]) => `${fmt(n)} x ${k}`)
-    .join(', ') || 'none';
 
 // ----- counts
 
@@ -200,28 +188,8 @@ class Subscriber {
     ws.on('close', (code) => {
       if (!this.closedByUs) tally(counts.unexpectedCloses, String(code));
     });
-    await withTimeout(
-      new Promise<void>((resolve, reject) => {
-        ws.once('open', resolve);
-        ws.once('error', reject);
-        ws.once('close', (code) => reject(new Error(`closed ${code} while opening`)));
-      }),
-      TIMEOUT_MS,
-      'open',
-    );
-    const call = async (id: number, frame: Record<string, unknown>) => {
-      const reply = await withTimeout(
-        new Promise<Frame>((resolve) => {
-          waiting.set(id, resolve);
-          ws.send(JSON.stringify({ ...frame, id }));
-        }),
-        TIMEOUT_MS,
-        String(frame.op),
-      );
-      waiting.delete(id);
-      if (!reply.ok) throw new Error(`${String(frame.op)} refused: ${reply.error?.code ?? 'unknown'}`);
-      return reply;
-    };
+    await wsOpened(ws, TIMEOUT_MS, 'open');
+    const call = (id: number, frame: Record<string, unknown>) => wsRequest(ws, waiting, id, frame, TIMEOUT_MS, 'chat connection');
     await call(1, { op: 'connect', token: this.token });
     await call(2, { op: 'subscribe', channel: this.channel });
     this.ready = true;
@@ -277,7 +245,7 @@ async function main(): Promise<void> {
       `machine: ${m.nproc} CPUs (${m.cpu}), node ${m.node}, loadavg ${m.loadavg}, ulimit -n ${openFilesLimit()} (shared machine: expect noise)\n\n`,
   );
   const port = await freePort();
-  const server: ServerProcess = await startServer('switchboard', { port, env: SERVER_ENV });
+  const server: ServerProcess = await startServer('switchboard', { port, env: DEVELOPMENT_ENV });
   let serverGone: string | null = null;
   let stopping = false;
   server.child.once('exit', (code, signal) => {
@@ -579,10 +547,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`soak bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    void bail('failure', 1);
-  },
-);
+runBench('soak', main);

@@ -54,6 +54,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   }
   installDefaultChannels(sb);
   const dispatcher = new OutboxDispatcher(database, (channel, event, data, eventId) => sb.hub.publish(channel, event, data, { idempotencyKey: eventId }), log, options.dispatcher);
+  sb.onClose(() => dispatcher.stop()).onClose(() => database.close());
   const domain: Domain = {
     database,
     db: database.db,
@@ -66,13 +67,18 @@ export async function createApp(options: AppOptions): Promise<App> {
   const throttle = { limit: new AddressThrottle(publicRequestsPerSecond, Math.max(1, Math.round(publicRequestsPerSecond * 4))), clientAddress: (req: FastifyRequest) => sb.clientAddress(req) };
   const api = new Api(sb.http, sb.tokens, database.db, throttle);
   const services = new Map<string, unknown>();
-  for (const module of modules) {
-    services.set(module.name, await module.install({ sb, api, domain, config, log: log.child({ module: module.name }), services }));
+  try {
+    for (const module of modules) {
+      services.set(module.name, await module.install({ sb, api, domain, config, log: log.child({ module: module.name }), services }));
+    }
+    if (config.demoData) await seedModules(modules, domain, config, log);
+  } catch (err) {
+    // Nothing else holds the core (its Redis connections and heartbeat) or the database now.
+    await sb.close();
+    throw err;
   }
-  if (config.demoData) await seedModules(modules, domain, config, log);
   sb.metrics.addGauge('switchboard_outbox_pending', 'Outbox events committed and not yet published (all nodes sharing the database)', () => dispatcher.pending().catch(() => -1));
   sb.metrics.addGauge('switchboard_outbox_sent', 'Outbox events this node has published since it started', () => dispatcher.sent);
-  sb.onClose(() => dispatcher.stop()).onClose(() => database.close());
   dispatcher.start();
   return { sb, database, domain, dispatcher, api, modules, services, migrations: applied };
 }

@@ -27,6 +27,6 @@ export { RedisUnreachableError } from './core/layer/redis-connection.js';
 export type { PresenceStore, PresenceMember } from './core/presence/presence-store.js';
 export { MemoryPresence } from './core/presence/memory-presence.js';
 export type { ConnectionCounter } from './core/realtime/connection-counter.js';
-export type { PrincipalCheck } from './core/realtime/gateway.js';
+export type { PrincipalCheck } from './core/realtime/principals.js';
 export { installDefaultChannels } from './core/defaults.js';
 export { TokenService } from './core/auth/tokens.js';

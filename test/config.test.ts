@@ -311,6 +311,16 @@ void describe('loadConfig', () => {
     assert.equal(loadConfig({ SWITCHBOARD_MAX_BUFFERED_BYTES: '131072' }).limits.maxReplyBytes, 32768);
   });
 
+  // With SWITCHBOARD_MAX_FRAME_BYTES=4096, a client that had not connected could send 8 KiB frames
+  // and one that had, 4 KiB: the limit meant to keep strangers cheap let them send more.
+  void test('the frame size before connect is never above the frame size; left unset it follows it down', () => {
+    const problems = problemsOf({ SWITCHBOARD_MAX_FRAME_BYTES: '4096', SWITCHBOARD_PREAUTH_FRAME_BYTES: '8192' });
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /SWITCHBOARD_PREAUTH_FRAME_BYTES must not exceed SWITCHBOARD_MAX_FRAME_BYTES/);
+    assert.equal(loadConfig({ SWITCHBOARD_MAX_FRAME_BYTES: '4096' }).limits.preAuthFrameBytes, 4096);
+    assert.equal(loadConfig({ SWITCHBOARD_MAX_FRAME_BYTES: '1048576' }).limits.preAuthFrameBytes, 8192);
+  });
+
   void test('trusted proxies: addresses, CIDR ranges and loopback; anything else is named', () => {
     assert.deepEqual(loadConfig({ SWITCHBOARD_TRUSTED_PROXIES: '192.168.1.10,::1,172.16.0.0/12,loopback' }).trustedProxies, ['192.168.1.10', '::1', '172.16.0.0/12', 'loopback']);
     for (const value of ['proxy.internal', '10.0.0.0/8/1', '10.0.0.0/x', '300.1.1.1']) {

@@ -167,8 +167,9 @@ class Listener {
     if ('token' in this.#identity) this.#token = this.#identity.token;
     else if (signInAgain || this.#token === '') this.#token = await login(this.#node, this.#identity.credentials, this.#identity.demo);
     if (this.#finished) return;
-    // Aliases speak Django Channels frames unless asked for the native protocol, which this command reads.
-    const path = this.#target.kind === 'alias' ? `${this.#target.path}${this.#target.path.includes('?') ? '&' : '?'}frames=switchboard` : '/ws';
+    // Aliases may default to Django Channels frames, which authenticate only with the upgrade and
+    // carry no positions: listen asks for the native frames it speaks everywhere.
+    const path = this.#target.kind === 'alias' ? nativeFrames(this.#target.path) : '/ws';
     const ws = new WebSocket(socketUrl(this.#node, path), { handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
     const conn: Connection = { ws, opened: false, httpStatus: null, error: null, lastHeard: Date.now(), watchdog: null };
     this.#conn = conn;
@@ -423,4 +424,10 @@ class Listener {
 function describe(user: UserInfo | null): string {
   if (!user) return 'an anonymous user';
   return `${user.id} (${user.role}${user.tenant ? `, tenant ${user.tenant}` : ''})`;
+}
+
+/** An alias path asking for native frames (unless it already chose). */
+function nativeFrames(path: string): string {
+  if (/[?&]frames=/.test(path)) return path;
+  return `${path}${path.includes('?') ? '&' : '?'}frames=switchboard`;
 }

@@ -218,6 +218,10 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
   if (parsed.maxReplyBytes !== undefined && parsed.maxReplyBytes > (parsed.maxBufferedBytes ?? defaultLimits.maxBufferedBytes)) {
     problems.push('SWITCHBOARD_MAX_REPLY_BYTES must not exceed SWITCHBOARD_MAX_BUFFERED_BYTES (a reply that size could never be sent)');
   }
+  const maxFrameBytes = parsed.maxFrameBytes ?? defaultLimits.maxFrameBytes;
+  if (parsed.preAuthFrameBytes !== undefined && parsed.preAuthFrameBytes > maxFrameBytes) {
+    problems.push('SWITCHBOARD_PREAUTH_FRAME_BYTES must not exceed SWITCHBOARD_MAX_FRAME_BYTES (it is the smaller limit for clients that have not connected yet)');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     env: mode,
@@ -240,7 +244,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
     sandboxPayments: parsed.sandboxPayments ?? mode !== 'production',
     sandboxSecret: parsed.sandboxSecret ?? null,
     limits: {
-      maxFrameBytes: parsed.maxFrameBytes ?? defaultLimits.maxFrameBytes,
+      maxFrameBytes,
       messagesPerSecond: parsed.messagesPerSecond ?? defaultLimits.messagesPerSecond,
       messageBurst: parsed.messageBurst ?? defaultLimits.messageBurst,
       maxSubscriptions: parsed.maxSubscriptions ?? defaultLimits.maxSubscriptions,
@@ -251,7 +255,8 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Recor
       maxReplyBytes: parsed.maxReplyBytes ?? Math.min(defaultLimits.maxReplyBytes, Math.floor((parsed.maxBufferedBytes ?? defaultLimits.maxBufferedBytes) / 4)),
       maxRequestsInFlight: parsed.maxRequestsInFlight ?? defaultLimits.maxRequestsInFlight,
       maxJsonDepth: parsed.maxJsonDepth ?? defaultLimits.maxJsonDepth,
-      preAuthFrameBytes: parsed.preAuthFrameBytes ?? defaultLimits.preAuthFrameBytes,
+      // Lowering the frame size lowers it before connect too: strangers never get more than clients.
+      preAuthFrameBytes: parsed.preAuthFrameBytes ?? Math.min(defaultLimits.preAuthFrameBytes, maxFrameBytes),
       preAuthFrames: parsed.preAuthFrames ?? defaultLimits.preAuthFrames,
       maxConnections: parsed.maxConnections ?? defaultLimits.maxConnections,
       maxConnectionsPerAddress: parsed.maxConnectionsPerAddress ?? defaultLimits.maxConnectionsPerAddress,

@@ -18,7 +18,8 @@ import { MemoryPresence } from './presence/memory-presence.js';
 import type { PresenceStore } from './presence/presence-store.js';
 import { RedisPresence } from './presence/redis-presence.js';
 import { MemoryConnectionCounter, type ConnectionCounter } from './realtime/connection-counter.js';
-import { Gateway, type PrincipalCheck } from './realtime/gateway.js';
+import { Gateway } from './realtime/gateway.js';
+import type { PrincipalCheck } from './realtime/principals.js';
 import { Admission } from './realtime/admission.js';
 import { TrustedProxies } from './http/client-address.js';
 import { RedisConnectionCounter } from './realtime/redis-connection-counter.js';
@@ -146,18 +147,24 @@ export class Switchboard {
     // Connecting to Redis fails fast (RedisUnreachableError) rather than serving without it.
     const backends = options.layer || !config.redisUrl ? memoryBackends(config, options) : await redisBackends(config, config.redisUrl, log);
     const sb = new Switchboard(config, log, tokens, apiKey, backends, options.web ?? null);
-    await sb.hub.start();
-    await sb.hub.listen(ACCOUNT_EVENTS_CHANNEL, {
-      publication: (pub) => {
-        const data = JSON.parse(pub.json) as { user?: unknown; reason?: unknown };
-        if (pub.event !== 'revoked' || typeof data.user !== 'string') return;
-        // The transport cuts a long reason to the close frame's 123 bytes.
-        if (typeof data.reason === 'string') sb.gateway.revokeUser(data.user, data.reason);
-        else sb.gateway.revokeUser(data.user);
-      },
-      // The layer lost messages for a while: a revocation may have been among them.
-      gap: () => void sb.gateway.recheckPrincipals(),
-    });
+    try {
+      await sb.hub.start();
+      await sb.hub.listen(ACCOUNT_EVENTS_CHANNEL, {
+        publication: (pub) => {
+          const data = JSON.parse(pub.json) as { user?: unknown; reason?: unknown };
+          if (pub.event !== 'revoked' || typeof data.user !== 'string') return;
+          // The transport cuts a long reason to the close frame's 123 bytes.
+          if (typeof data.reason === 'string') sb.gateway.revokeUser(data.user, data.reason);
+          else sb.gateway.revokeUser(data.user);
+        },
+        // The layer lost messages for a while: a revocation may have been among them.
+        gap: () => void sb.gateway.recheckPrincipals(),
+      });
+    } catch (err) {
+      // The backends are open (on Redis: connections and the node's heartbeat); nobody else can close them.
+      await sb.close();
+      throw err;
+    }
     log.info({ maxConnections: sb.admission.caps.connections, maxPending: sb.admission.caps.pending }, 'connection caps');
     return sb;
   }

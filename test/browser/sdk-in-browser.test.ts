@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { CloseCodes } from '@switchboard/client/protocol';
+import { launchChromium, noBrowser, waitInPage } from '../helpers/chromium.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SDK_DIST = join(import.meta.dirname, '..', '..', '..', 'packages', 'client', 'dist');
-const skip = existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
 
 /** The page imports the SDK's compiled ES modules as they are published: no bundler, no Node APIs. */
 const PAGE = `<!doctype html><meta charset="utf-8"><title>sdk</title>
@@ -51,15 +49,7 @@ async function startStatic(): Promise<{ server: Server; url: string }> {
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
-async function waitInPage(page: Page, predicate: string, what: string): Promise<void> {
-  try {
-    await page.waitForFunction(predicate, undefined, { timeout: 10_000 });
-  } catch (err) {
-    throw new Error(`timed out waiting for ${what}: ${String(err)}`);
-  }
-}
-
-void describe('the SDK in a real browser (Debian chromium)', { skip }, () => {
+void describe('the SDK in a real browser (Debian chromium)', { skip: noBrowser }, () => {
   let node: TestServer;
   let site: { server: Server; url: string };
   let browser: Browser;
@@ -67,10 +57,7 @@ void describe('the SDK in a real browser (Debian chromium)', { skip }, () => {
   before(async () => {
     node = await startServer();
     site = await startStatic();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

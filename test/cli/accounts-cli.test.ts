@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { forEachEngine, startApp, type EngineName, type TestApp } from '../helpers/app.js';
-import { killChildren, run } from '../helpers/cli.js';
+import { after, describe, test } from 'node:test';
+import { forEachEngine, suiteApp, type EngineName, type TestApp } from '../helpers/app.js';
+import { killChildren, run, suiteDataDir } from '../helpers/cli.js';
 import { PG_URL } from '../helpers/services.js';
 import { TEST_SECRET } from '../helpers/server.js';
 
@@ -22,13 +20,7 @@ function envOf(app: TestApp): Record<string, string> {
 after(() => killChildren());
 
 forEachEngine('switchboard demo-accounts and token --email', (engine: EngineName) => {
-  let app: TestApp;
-  before(async () => {
-    app = await startApp({ engine });
-  });
-  after(async () => {
-    await app.close();
-  });
+  const app = suiteApp(engine);
 
   void test('demo-accounts lists the four demo accounts with their passwords', async () => {
     const result = await run(['demo-accounts'], envOf(app), CLI_MS);
@@ -84,17 +76,10 @@ forEachEngine('switchboard demo-accounts and token --email', (engine: EngineName
 });
 
 void describe('switchboard demo-accounts without the demo data', () => {
-  let dataDir: string;
-  before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'switchboard-demo-'));
-  });
-  after(async () => {
-    killChildren();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  const dataDir = suiteDataDir('switchboard-demo-');
 
   void test('no database yet: says how to get one, and creates nothing', async () => {
-    const folder = join(dataDir, 'never-started');
+    const folder = join(dataDir(), 'never-started');
     const result = await run(['demo-accounts'], { SWITCHBOARD_DATA: folder }, CLI_MS);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, `No demo accounts: there is no database at ${join(folder, 'switchboard.db')} yet: \`npm start\` creates it with the demo data (or run \`switchboard seed\`).\n`);
@@ -106,7 +91,7 @@ void describe('switchboard demo-accounts without the demo data', () => {
   });
 
   void test('a database without them: says how to load them', async () => {
-    const folder = join(dataDir, 'migrated');
+    const folder = join(dataDir(), 'migrated');
     assert.equal((await run(['migrate'], { SWITCHBOARD_DATA: folder }, CLI_MS)).code, 0);
     const result = await run(['demo-accounts'], { SWITCHBOARD_DATA: folder }, CLI_MS);
     assert.equal(result.code, 0, result.stderr);
@@ -115,14 +100,7 @@ void describe('switchboard demo-accounts without the demo data', () => {
 });
 
 void describe('switchboard token --user', () => {
-  let app: TestApp;
-  before(async () => {
-    app = await startApp({ engine: 'sqlite' });
-  });
-  after(async () => {
-    killChildren();
-    await app.close();
-  });
+  const app = suiteApp('sqlite');
 
   void test('says on stderr that its token is for channels only, which REST indeed refuses', async () => {
     const result = await run(['token', '--user', 'alice'], envOf(app), CLI_MS);

@@ -1,28 +1,20 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/core/config.js';
 import { Switchboard } from '../../src/core/switchboard.js';
 import { TEST_SECRET } from '../helpers/server.js';
 
-import { killChildren, listeningUrl, run, start, waitUntil, within } from '../helpers/cli.js';
+import { listeningUrl, run, start, suiteDataDir, waitUntil, within } from '../helpers/cli.js';
 
-let dataDir: string;
-before(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'switchboard-cli-'));
-});
-after(async () => {
-  killChildren();
-  await rm(dataDir, { recursive: true, force: true });
-});
+const dataDir = suiteDataDir('switchboard-cli-');
 
 void describe('switchboard help', () => {
   void test('help, --help, no command and serve --help print the usage and exit 0', async () => {
     const variants = [['help'], ['--help'], [], ['serve', '--help']];
-    const results = await Promise.all(variants.map((args) => run(args, { SWITCHBOARD_DATA: dataDir })));
+    const results = await Promise.all(variants.map((args) => run(args, { SWITCHBOARD_DATA: dataDir() })));
     for (const [i, args] of variants.entries()) {
       const result = results[i]!;
       assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
@@ -33,7 +25,7 @@ void describe('switchboard help', () => {
   });
 
   void test('an unknown command or a stray argument exits 2 with the usage on stderr', async () => {
-    const [unknown, stray] = await Promise.all([run(['launch'], { SWITCHBOARD_DATA: dataDir }), run(['token', 'alice'], { SWITCHBOARD_DATA: dataDir })]);
+    const [unknown, stray] = await Promise.all([run(['launch'], { SWITCHBOARD_DATA: dataDir() }), run(['token', 'alice'], { SWITCHBOARD_DATA: dataDir() })]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unknown command 'launch'/);
     assert.match(unknown.stderr, /usage: switchboard/);
@@ -45,7 +37,7 @@ void describe('switchboard help', () => {
 
 void describe('switchboard token', () => {
   void test('mints a JWT with the data folder’s secret that the node verifies', async () => {
-    const folder = join(dataDir, 'token-kept');
+    const folder = join(dataDir(), 'token-kept');
     const result = await run(['token', '--user', 'u', '--role', 'admin'], { SWITCHBOARD_DATA: folder });
     assert.equal(result.code, 0, result.stderr);
     const token = result.stdout.trim();
@@ -76,9 +68,9 @@ void describe('switchboard token', () => {
   });
 
   void test('uses SWITCHBOARD_JWT_SECRET when set', async () => {
-    const result = await run(['token', '--user', 'w'], { SWITCHBOARD_DATA: join(dataDir, 'unused'), SWITCHBOARD_JWT_SECRET: TEST_SECRET });
+    const result = await run(['token', '--user', 'w'], { SWITCHBOARD_DATA: join(dataDir(), 'unused'), SWITCHBOARD_JWT_SECRET: TEST_SECRET });
     assert.equal(result.code, 0, result.stderr);
-    const config = loadConfig({ SWITCHBOARD_ENV: 'test', SWITCHBOARD_JWT_SECRET: TEST_SECRET, SWITCHBOARD_DATA: join(dataDir, 'unused2') });
+    const config = loadConfig({ SWITCHBOARD_ENV: 'test', SWITCHBOARD_JWT_SECRET: TEST_SECRET, SWITCHBOARD_DATA: join(dataDir(), 'unused2') });
     const sb = await Switchboard.create({ config });
     try {
       const verified = await sb.tokens.verify(result.stdout.trim());
@@ -86,7 +78,7 @@ void describe('switchboard token', () => {
     } finally {
       await sb.close();
     }
-    await assert.rejects(stat(join(dataDir, 'unused', 'jwt-secret')), 'no secret is generated when one is given');
+    await assert.rejects(stat(join(dataDir(), 'unused', 'jwt-secret')), 'no secret is generated when one is given');
   });
 
   void test('bad arguments exit 2 with a clear message', async () => {
@@ -97,7 +89,7 @@ void describe('switchboard token', () => {
       [['token', '--user', 'u', '--ttl', 'soon'], /--ttl must be a whole number/],
       [['token', '--user', 'u', '--bogus', 'x'], /unknown flag --bogus/],
     ];
-    const results = await Promise.all(cases.map(([args]) => run(args, { SWITCHBOARD_DATA: dataDir })));
+    const results = await Promise.all(cases.map(([args]) => run(args, { SWITCHBOARD_DATA: dataDir() })));
     for (const [i, [args, message]] of cases.entries()) {
       const result = results[i]!;
       assert.equal(result.code, 2, args.join(' '));
@@ -109,14 +101,14 @@ void describe('switchboard token', () => {
 
 void describe('switchboard serve', () => {
   void test('a bad PORT exits 2 naming the variable and the value', async () => {
-    const result = await run(['serve'], { SWITCHBOARD_DATA: dataDir, PORT: 'abc' });
+    const result = await run(['serve'], { SWITCHBOARD_DATA: dataDir(), PORT: 'abc' });
     assert.equal(result.code, 2);
     assert.match(result.stderr, /^switchboard: invalid configuration:\n {2}- PORT="abc": /);
     assert.equal(listeningUrl(result.stdout), null);
   });
 
   void test('every bad setting is reported at once; flags are named as flags', async () => {
-    const result = await run(['serve', '--heartbeat-ms', '5'], { SWITCHBOARD_DATA: dataDir, PORT: '70000', SWITCHBOARD_ALLOWED_ORIGINS: 'shop.example.com' });
+    const result = await run(['serve', '--heartbeat-ms', '5'], { SWITCHBOARD_DATA: dataDir(), PORT: '70000', SWITCHBOARD_ALLOWED_ORIGINS: 'shop.example.com' });
     assert.equal(result.code, 2);
     assert.match(result.stderr, /- PORT="70000": /);
     assert.match(result.stderr, /- --heartbeat-ms="5": /);
@@ -124,20 +116,20 @@ void describe('switchboard serve', () => {
   });
 
   void test('production without a secret and origins exits 2 naming both', async () => {
-    const result = await run(['serve'], { SWITCHBOARD_DATA: dataDir, SWITCHBOARD_ENV: 'production' });
+    const result = await run(['serve'], { SWITCHBOARD_DATA: dataDir(), SWITCHBOARD_ENV: 'production' });
     assert.equal(result.code, 2);
     assert.match(result.stderr, /SWITCHBOARD_JWT_SECRET must be set in production/);
     assert.match(result.stderr, /SWITCHBOARD_ALLOWED_ORIGINS must be set in production/);
   });
 
   void test('a REDIS_URL nobody answers at exits 2 at start-up, naming the URL and the cause', async () => {
-    const result = await run(['serve'], { SWITCHBOARD_DATA: dataDir, REDIS_URL: 'redis://:hunter2@127.0.0.1:1/3', SWITCHBOARD_REDIS_TIMEOUT_MS: '2000' });
+    const result = await run(['serve'], { SWITCHBOARD_DATA: dataDir(), REDIS_URL: 'redis://:hunter2@127.0.0.1:1/3', SWITCHBOARD_REDIS_TIMEOUT_MS: '2000' });
     assert.equal(result.code, 2, result.stderr);
     assert.equal(result.stderr, 'switchboard: cannot reach Redis at redis://:***@127.0.0.1:1/3: ECONNREFUSED\n');
   });
 
   void test('starts, answers /healthz, and on SIGTERM closes WebSocket clients with 4000 and exits 0', async () => {
-    const server = start(['serve'], { SWITCHBOARD_DATA: join(dataDir, 'serve'), SWITCHBOARD_JWT_SECRET: TEST_SECRET, SWITCHBOARD_SHUTDOWN_GRACE_MS: '3000' });
+    const server = start(['serve'], { SWITCHBOARD_DATA: join(dataDir(), 'serve'), SWITCHBOARD_JWT_SECRET: TEST_SECRET, SWITCHBOARD_SHUTDOWN_GRACE_MS: '3000' });
     const pid = server.child.pid!;
     try {
       await waitUntil(() => listeningUrl(server.output().stdout) !== null || server.child.exitCode !== null, 10_000, 'the listening log line');
@@ -151,7 +143,7 @@ void describe('switchboard serve', () => {
       assert.equal((await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(3000) })).status, 200);
 
       // A token from the CLI, for the same secret.
-      const minted = await run(['token', '--user', 'sigterm-user'], { SWITCHBOARD_DATA: join(dataDir, 'serve'), SWITCHBOARD_JWT_SECRET: TEST_SECRET });
+      const minted = await run(['token', '--user', 'sigterm-user'], { SWITCHBOARD_DATA: join(dataDir(), 'serve'), SWITCHBOARD_JWT_SECRET: TEST_SECRET });
       assert.equal(minted.code, 0, minted.stderr);
       const ws = new WebSocket(`${url.replace('http', 'ws')}/ws?token=${encodeURIComponent(minted.stdout.trim())}`);
       try {
@@ -184,7 +176,7 @@ void describe('switchboard serve', () => {
   });
 
   void test('SIGINT with no clients exits 0 promptly; the port is released', async () => {
-    const server = start(['serve'], { SWITCHBOARD_DATA: join(dataDir, 'serve-int') });
+    const server = start(['serve'], { SWITCHBOARD_DATA: join(dataDir(), 'serve-int') });
     const pid = server.child.pid!;
     try {
       await waitUntil(() => listeningUrl(server.output().stdout) !== null || server.child.exitCode !== null, 10_000, 'the listening log line');
@@ -198,8 +190,8 @@ void describe('switchboard serve', () => {
       assert.ok(Date.now() - started < 3000, 'no grace wait without clients');
       await assert.rejects(fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) }));
       // Development: the generated secrets are in the data folder.
-      assert.ok((await stat(join(dataDir, 'serve-int', 'jwt-secret'))).isFile());
-      assert.ok((await stat(join(dataDir, 'serve-int', 'api-key'))).isFile());
+      assert.ok((await stat(join(dataDir(), 'serve-int', 'jwt-secret'))).isFile());
+      assert.ok((await stat(join(dataDir(), 'serve-int', 'api-key'))).isFile());
     } finally {
       if (server.child.exitCode === null && server.child.signalCode === null) process.kill(pid, 'SIGKILL');
     }

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { killChildren, listeningUrl, run, start, waitUntil, within } from '../helpers/cli.js';
-import { startApp, type TestApp } from '../helpers/app.js';
+import { after, describe, test } from 'node:test';
+import { killChildren, listeningUrl, run, start, suiteDataDir, waitUntil, within } from '../helpers/cli.js';
+import { suiteApp, type TestApp } from '../helpers/app.js';
 import { TEST_SECRET } from '../helpers/server.js';
 
 // `switchboard listen` as a user runs it: a child process against a real node over loopback.
@@ -54,14 +51,9 @@ async function coffee(app: TestApp, token: string): Promise<string> {
 after(() => killChildren());
 
 void describe('switchboard listen', () => {
-  let app: TestApp;
-  before(async () => {
-    app = await startApp({ engine: 'sqlite' });
-  });
-  after(async () => {
-    killChildren();
-    await app.close();
-  });
+  // Registered first, so it runs before the app closes: a listen left running would reconnect to it.
+  after(() => killChildren());
+  const app = suiteApp('sqlite');
 
   void test('prints the cart snapshot, then the events a REST call causes, one line each; Ctrl-C ends it with 0', async () => {
     const listener = await listening(['cart', '--as', 'customer', '--url', app.url]);
@@ -177,18 +169,11 @@ void describe('switchboard listen', () => {
 });
 
 void describe('switchboard listen across a node restart', () => {
-  let dataDir: string;
-  before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'switchboard-listen-'));
-  });
-  after(async () => {
-    killChildren();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  const dataDir = suiteDataDir('switchboard-listen-');
 
   void test('reconnects, says what it could not recover, and prints what happens after', async () => {
     const port = await freePort();
-    const env = { SWITCHBOARD_DATA: dataDir, PORT: String(port), SWITCHBOARD_SHUTDOWN_GRACE_MS: '1000' };
+    const env = { SWITCHBOARD_DATA: dataDir(), PORT: String(port), SWITCHBOARD_SHUTDOWN_GRACE_MS: '1000' };
     const serve = async () => {
       const node = start(['serve'], env);
       await waitUntil(() => listeningUrl(node.output().stdout) !== null || node.child.exitCode !== null, STARTUP_MS * 2, 'the node to listen');

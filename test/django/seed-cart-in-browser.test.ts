@@ -6,21 +6,19 @@
  * to the node, as nginx does in deploy/.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startApp, type TestApp } from '../helpers/app.js';
+import { launchChromium, noBrowser, waitInPage } from '../helpers/chromium.js';
 import { addItem, catalogue, expectStatus } from '../commerce/support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PAGE = join(import.meta.dirname, '..', '..', '..', 'test', 'django', 'fixtures', 'seed-000-cart.html');
 const SCREENSHOT = '/tmp/switchboard-django-cart.png';
-const skip = existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
 
 /** Keeps every frame the page's sockets receive, without touching the page's own script. */
 const RECORD_FRAMES = `
@@ -57,15 +55,7 @@ async function startSite(page: string, nodePort: number): Promise<{ server: Serv
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
-async function waitInPage(page: Page, predicate: string, what: string): Promise<void> {
-  try {
-    await page.waitForFunction(predicate, undefined, { timeout: 10_000 });
-  } catch (err) {
-    throw new Error(`timed out waiting for ${what}: ${String(err)}`);
-  }
-}
-
-void describe("seed 000's cart page in a real browser (Debian chromium)", { skip }, () => {
+void describe("seed 000's cart page in a real browser (Debian chromium)", { skip: noBrowser }, () => {
   let t: TestApp;
   let site: { server: Server; url: string };
   let browser: Browser;
@@ -73,10 +63,7 @@ void describe("seed 000's cart page in a real browser (Debian chromium)", { skip
   before(async () => {
     t = await startApp({ engine: 'sqlite' });
     site = await startSite(await readFile(PAGE, 'utf8'), t.port);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -113,7 +113,19 @@ export async function startApp(options: TestAppOptions): Promise<TestApp> {
     config.redisUrl = options.redis.url;
     config.redisPrefix = options.redis.prefix;
   }
-  const app = await createApp({ config, dispatcher: { pollMs: 200, ...options.dispatcher }, modules: options.modules, ...(options.web ? { web: options.web } : {}) });
+  const removeDatabase = async () => {
+    // The first node of a shared database cleans up; a second node leaves it to the first.
+    if (shared) return;
+    if (schema) await dropSchema(schema);
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  let app: App;
+  try {
+    app = await createApp({ config, dispatcher: { pollMs: 200, ...options.dispatcher }, modules: options.modules, ...(options.web ? { web: options.web } : {}) });
+  } catch (err) {
+    await removeDatabase();
+    throw err;
+  }
   let port = 0;
   if (options.listen !== false) port = (await app.sb.listen(options.port ?? 0, '127.0.0.1')).port;
   const url = `http://127.0.0.1:${port}`;
@@ -155,11 +167,7 @@ export async function startApp(options: TestAppOptions): Promise<TestApp> {
       if (closed) return;
       closed = true;
       await app.sb.close();
-      // The first node of a shared database cleans up; a second node leaves it to the first.
-      if (!shared) {
-        if (schema) await dropSchema(schema);
-        await rm(dataDir, { recursive: true, force: true });
-      }
+      await removeDatabase();
     },
   };
 }

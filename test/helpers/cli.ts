@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait.js';
 
@@ -71,7 +75,6 @@ export function listeningUrl(stdout: string): string | null {
   return null;
 }
 
-
 /** Kills every CLI process a test left running (by PID). */
 export function killChildren(): void {
   for (const child of children) {
@@ -82,4 +85,20 @@ export function killChildren(): void {
       if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err; // gone before its 'close'
     }
   }
+}
+
+/**
+ * A temporary data folder for the suite this is called in (or the file, at the top level): made
+ * before its tests, and removed after them together with every CLI process they left running.
+ */
+export function suiteDataDir(prefix: string): () => string {
+  let dir = '';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), prefix));
+  });
+  after(async () => {
+    killChildren();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return () => dir;
 }

@@ -103,6 +103,20 @@ void describe('WebSocket upgrade: origin checks (test env)', () => {
     assertWelcomed(await tryUpgrade(server.wsUrl, { cookie: `switchboard_token=${token}` }), 'alice');
   });
 
+  // A failure inside the server was answered 500 with the code `unavailable`, which tells a client
+  // the node is down or busy and to retry; the REST API answers its 500s `internal`.
+  void test('an upgrade that fails inside the server gets 500 internal', async () => {
+    const { tokens } = server.sb;
+    const verify = tokens.verify.bind(tokens);
+    tokens.verify = () => Promise.reject(new Error('the signature check broke'));
+    try {
+      assertRefused(await tryUpgrade(wsUrl()), 500, 'internal');
+    } finally {
+      tokens.verify = verify;
+    }
+    assertWelcomed(await tryUpgrade(wsUrl()), 'alice');
+  });
+
   void test('an unknown path gets 404 not_found', async () => {
     assertRefused(await tryUpgrade(`ws://127.0.0.1:${server.port}/ws/nope/?token=${token}`), 404, 'not_found');
     assertRefused(await tryUpgrade(`ws://127.0.0.1:${server.port}/socket`), 404, 'not_found');

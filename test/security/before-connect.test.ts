@@ -5,7 +5,7 @@ import { TestClient } from '../../src/core/testing/index.js';
 import { jsonTooDeep } from '../../src/core/util/json-depth.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { connectAs, expectOk } from '../protocol/support.js';
-import { waitFor, WsTestClient, withToken } from '../helpers/ws-client.js';
+import { delay, waitFor, WsTestClient, withToken } from '../helpers/ws-client.js';
 
 const nested = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
 
@@ -140,6 +140,23 @@ void describe('sign-in and registration are throttled per client address', () =>
       assert.equal(refused.body.error.code, 'rate_limited');
       assert.ok(Number(refused.headers['retry-after']) >= 1);
       assert.equal(refused.headers.connection, 'close');
+    } finally {
+      await t.close();
+    }
+  });
+
+  // Retry-After said 1 whatever the address owed: each refused request costs a token, so a client
+  // that waited as told was refused again (and owed one more).
+  void test('a client that waits as long as Retry-After says is let in', async () => {
+    const { startApp } = await import('../helpers/app.js');
+    const t = await startApp({ engine: 'sqlite', limits: { publicRequestsPerSecond: 2 } });
+    try {
+      const login = () => t.request('POST', '/api/auth/login', { body: { email: 'customer@demo.test', password: 'wrong-password' } });
+      const answers = await Promise.all(Array.from({ length: 14 }, () => login()));
+      const waits = answers.filter((a) => a.status === 429).map((a) => Number(a.headers['retry-after']));
+      assert.ok(waits.length >= 4, `past the burst of 8, refusals: ${answers.map((a) => a.status).join(',')}`);
+      await delay(Math.max(...waits) * 1000);
+      assert.equal((await login()).status, 401, `let in after waiting ${Math.max(...waits)} s`);
     } finally {
       await t.close();
     }

@@ -8,6 +8,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { TokenService } from '../../src/core/auth/tokens.js';
 import { resolveCaps, FD_RESERVE } from '../../src/core/realtime/admission.js';
 import { TrustedProxies } from '../../src/core/http/client-address.js';
+import { ConnectionRefused, TestClient } from '../../src/core/testing/index.js';
 import { CLI, listeningUrl } from '../helpers/cli.js';
 import { startServer, TEST_SECRET, type TestServer } from '../helpers/server.js';
 import { delay, waitFor, WsTestClient, withToken } from '../helpers/ws-client.js';
@@ -195,5 +196,39 @@ void describe('the connection rate per address', () => {
     const served = results.filter((s) => s === 200).length;
     assert.ok(served >= 10 && served < 30, `a burst of 10 (twice the rate) was served, the rest cut: ${served} of 30`);
     assert.equal(await healthz(server.url, '127.0.4.2'), 200);
+  });
+});
+
+/**
+ * The node caps were checked against the sessions already open: upgrades whose token was still
+ * being verified (an asynchronous signature check) were not counted, so a burst of them all
+ * passed a cap that each alone would have met.
+ */
+void describe('upgrades being verified count toward the node caps', () => {
+  async function burst(server: TestServer, n: number): Promise<{ opened: number; refused: number[] }> {
+    const tokens = await Promise.all(Array.from({ length: n }, (_, i) => server.token(`burst-${i}`)));
+    const results = await Promise.allSettled(tokens.map((token) => TestClient.connect(server.sb, { token })));
+    const refused = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as ConnectionRefused).status] : []));
+    return { opened: results.length - refused.length, refused };
+  }
+
+  void test('WebSockets per node', async () => {
+    const server = await startServer({ listen: false, limits: { maxConnections: 2 } });
+    try {
+      assert.deepEqual(await burst(server, 5), { opened: 2, refused: [503, 503, 503] });
+    } finally {
+      await server.close();
+    }
+  });
+
+  void test('WebSockets not yet authenticated per node', async () => {
+    const server = await startServer({ listen: false, limits: { maxPending: 2 } });
+    // The account check never answers: every connection that opens stays unauthenticated.
+    server.sb.checkPrincipals(() => new Promise<boolean>(() => undefined));
+    try {
+      assert.deepEqual(await burst(server, 5), { opened: 2, refused: [503, 503, 503] });
+    } finally {
+      await server.close();
+    }
   });
 });

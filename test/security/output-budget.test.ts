@@ -168,3 +168,45 @@ void describe('the node-wide send budget', () => {
     assert.match(metrics, /switchboard_unsent_bytes \d+/);
   });
 });
+
+/** A connection that goes away while its reply is promised: the promise goes with it, once. */
+void describe('the output budget when a connection closes mid-request', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer({ listen: false });
+  });
+  after(async () => server.close());
+
+  for (const op of ['history', 'subscribe'] as const) {
+    void test(`${op}: the reservation is released when the client goes while the layer reads, and never below 0`, async () => {
+      const channel = unique('room:gone-');
+      await fill(server, channel, 3, KIB);
+      const { layer } = server.sb.hub;
+      const read = layer.history.bind(layer);
+      let proceed: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (proceed = resolve));
+      let reading: () => void = () => undefined;
+      const started = new Promise<void>((resolve) => (reading = resolve));
+      layer.history = async (...args) => {
+        reading();
+        await gate;
+        return read(...args);
+      };
+      try {
+        const client = await connectAs(server, `gone-${op}`);
+        client.sendJson(op === 'history' ? { op, id: 1, channel } : { op, id: 1, channel, since: { epoch: 'old', offset: 0 } });
+        await started;
+        assert.ok(server.sb.gateway.budget.reserved > 0, 'the reply was promised before the read');
+        client.disconnect();
+        assert.equal(server.sb.gateway.budget.reserved, 0, 'released with the connection');
+        proceed();
+        await delay(20);
+        assert.equal(server.sb.gateway.budget.reserved, 0, 'not released again (below 0) when the read ends');
+        assert.equal(server.sb.gateway.budget.unsent, 0);
+      } finally {
+        layer.history = read;
+        proceed();
+      }
+    });
+  }
+});

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { CloseCodes, shouldReconnect } from '@switchboard/client/protocol';
 import { createUser } from '../../src/modules/accounts/accounts.js';
 import { newId, nowIso } from '../../src/core/db/ids.js';
 import { reseedModules } from '../../src/app.js';
 import { forEachEngine, startApp, suiteApp, type TestApp } from '../helpers/app.js';
 import { deleteKeys, REDIS_URL, redisUnavailable, uniquePrefix } from '../helpers/redis.js';
+import { startServer, type TestServer } from '../helpers/server.js';
 import { WsTestClient } from '../helpers/ws-client.js';
+import { TestClient } from '../../src/core/testing/index.js';
 
 /** A connected client of `token`, subscribed to `channels` (each must be allowed). */
 async function connectedTo(t: TestApp, token: string, channels: string[]): Promise<WsTestClient> {
@@ -155,6 +157,55 @@ void describe('revocation across nodes on Redis', async () => {
       await b.close();
       await a.close();
       await deleteKeys(prefix);
+    }
+  });
+});
+
+/**
+ * The account check at connect reads the account, then the connection is counted (a Redis round
+ * trip on a cluster) before the session has a user. A revocation published in that window found no
+ * session of the user, and the connection went on with the token of a deleted account.
+ */
+void describe('a revocation racing the connect', () => {
+  let server: TestServer;
+  /** Lets the account check answer; the check read the account before the change committed. */
+  let answer: (live: boolean) => void = () => undefined;
+  let checkStarted: () => void = () => undefined;
+  before(async () => {
+    server = await startServer({ listen: false });
+    server.sb.checkPrincipals(() => {
+      checkStarted();
+      return new Promise<boolean>((resolve) => (answer = resolve));
+    });
+  });
+  after(async () => server.close());
+
+  for (const how of ['a token in the URL', 'a connect frame'] as const) {
+    void test(`with ${how}: a revocation while the account is being checked ends the connection`, async () => {
+      const user = `racing-${how.length}`;
+      const token = await server.token(user);
+      const checking = new Promise<void>((resolve) => (checkStarted = resolve));
+      const client = how === 'a token in the URL' ? await TestClient.connect(server.sb, { token }) : await TestClient.connect(server.sb);
+      if (how === 'a connect frame') client.sendJson({ op: 'connect', id: 1, token });
+      await checking;
+      server.sb.gateway.revokeUser(user);
+      answer(true);
+      assert.equal((await client.closed()).code, CloseCodes.accountRevoked);
+    });
+  }
+});
+
+void describe('an account check that cannot answer', () => {
+  // docs/protocol.md: 4000 when the database (the account check) cannot be reached as the
+  // connection opens: the client reconnects, maybe to a node that can check.
+  void test('closes the connection with 4000 (reconnect), not 4504', async () => {
+    const server = await startServer({ listen: false });
+    server.sb.checkPrincipals(() => Promise.reject(new Error('database unreachable')));
+    try {
+      const client = await TestClient.connect(server.sb, { token: await server.token('unchecked') });
+      assert.equal((await client.closed()).code, CloseCodes.shutdown);
+    } finally {
+      await server.close();
     }
   });
 });

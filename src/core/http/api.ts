@@ -94,13 +94,14 @@ export class Api {
     // trace was a twentieth of the node's time under one.
     const refusal = JSON.stringify({ error: { code: 'rate_limited', message: `too many requests from your address (at most ${limit.perSecond} a second); try again in a moment`, details: {} } });
     return (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
-      if (limit.allow(clientAddress(req))) {
+      const address = clientAddress(req);
+      if (limit.allow(address)) {
         done();
         return;
       }
       // Its body is not read: the socket goes as soon as the answer is out, not after draining it.
       reply.raw.once('finish', () => req.raw.socket.destroy());
-      void reply.code(429).header('connection', 'close').header('retry-after', String(limit.retryAfterSeconds)).type('application/json').send(refusal);
+      void reply.code(429).header('connection', 'close').header('retry-after', String(limit.retryAfterSeconds(address))).type('application/json').send(refusal);
     };
   }
 

@@ -27,9 +27,11 @@ export class AddressThrottle {
     return bucket.take(now) >= 0;
   }
 
-  /** Seconds until `address` has a token again (for Retry-After). */
-  get retryAfterSeconds(): number {
-    return Math.max(1, Math.ceil(1 / this.perSecond));
+  /** Whole seconds until `address` has a token again (for Retry-After): a refused request costs a
+   * token too, so an address that kept asking owes more than the next refill. */
+  retryAfterSeconds(address: string, now = Date.now()): number {
+    const waitMs = this.#buckets.get(address)?.waitMs(now) ?? 0;
+    return Math.max(1, Math.ceil(waitMs / 1000));
   }
 
   #forgetIdle(now: number): void {

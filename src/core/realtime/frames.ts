@@ -104,6 +104,11 @@ export function serverFrame(frame: Record<string, unknown>): string {
   return stringify(frame);
 }
 
+/** A time as the wire shows it (welcome, refresh, connection_established): UTC ISO, or null. */
+export function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
 /** Presence members as the wire (and the in-process API) shows them: times as UTC ISO strings. */
 export function presenceEntries(members: PresenceMember[]): { user: string; since: string }[] {
   return members.map((m) => ({ user: m.user, since: new Date(m.since).toISOString() }));

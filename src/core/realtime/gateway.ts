@@ -1,45 +1,24 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { CloseCodes, type ClientRequest, type UserInfo } from '@switchboard/client/protocol';
 import { isOriginAllowed, type OriginPolicy } from '../auth/origin.js';
 import type { TokenService, Verified } from '../auth/tokens.js';
-import { FRAME_STYLES, type FrameStyle, type RouteMatch, type RouteTable } from '../channels/routes.js';
+import type { FrameStyle, RouteMatch, RouteTable } from '../channels/routes.js';
 import type { Limits } from '../config.js';
-import { LayerUnavailableError } from '../layer/channel-layer.js';
 import type { Metrics } from '../metrics.js';
 import type { Admission } from './admission.js';
-import { channelsErrorFrame, connectionEstablishedFrame, parseChannelsFrame } from './channels-frames.js';
+import { subscribeAlias } from './alias-subscription.js';
+import { ChannelsSessions, refusalFrame, sendHeartbeat, silenceCloses } from './channels-session.js';
 import type { ConnectionCounter } from './connection-counter.js';
-import { PING_FRAME, errorFrame, parseClientFrame, replyError, replyOk, serverFrame } from './frames.js';
-import { authorize } from './handlers/access.js';
-import { handlers, type Handler, type Outcome } from './handlers/index.js';
-import { subscribeChannel } from './handlers/subscribe.js';
+import { isoOrNull, parseClientFrame, replyError, replyOk, serverFrame } from './frames.js';
+import { handlers, type Handler } from './handlers/index.js';
 import type { Hub } from './hub.js';
-import { RequestError } from './reply-error.js';
+import { Principals, type PrincipalCheck } from './principals.js';
+import { asRequestError, RequestError } from './reply-error.js';
+import { RequestSlots } from './request-slots.js';
 import { SendBudget } from './send-budget.js';
 import { Session } from './session.js';
-import { CallbackTimeoutError, withTimeout } from '../util/timeout.js';
 import type { Transport } from './transport.js';
-
-export interface UpgradeRequest {
-  url?: string | undefined;
-  headers: IncomingHttpHeaders;
-  /** The client's address (after trusted proxies); TestClient connections have none. */
-  address?: string;
-}
-
-/**
- * Whether a verified token's user may still act: the accounts module answers from the database
- * (the account exists, is not disabled, and has the token's role and tenant). Tokens that are not
- * account tokens answer true unless the check knows better.
- */
-export type PrincipalCheck = (user: UserInfo) => Promise<boolean>;
-
-/** Either refuse the HTTP upgrade, or open a session on the transport the caller creates. */
-export type AcceptDecision =
-  | { ok: false; status: number; message: string }
-  /** `abandon`: the upgrade did not complete after all (the socket went away); frees its count. */
-  | { ok: true; open: (transport: Transport) => Session; abandon: () => void };
+import { readEndpoint, type AcceptDecision, type UpgradeRequest } from './upgrade.js';
 
 export interface GatewayOptions {
   limits: Limits;
@@ -51,17 +30,12 @@ export interface GatewayOptions {
   admission?: Admission;
 }
 
-/** How long a connection closing after its requests waits for them at most (they are bounded by
- * the callback and layer timeouts anyway). */
-const DRAIN_TIMEOUT_MS = 10_000;
-
-export const TOKEN_COOKIE = 'switchboard_token';
-
 /**
  * Connections: the upgrade decision (path, origin, token), authentication, request dispatch,
  * and the one timer that sends heartbeats and enforces idle, auth and token-expiry deadlines.
- * Connections to a path alias may speak Django Channels frames instead of the native ones (the
- * route's default, or `?frames=`): see channels-frames.ts.
+ * Requests run in the connection's slots (request-slots.ts). Connections to a path alias are
+ * subscribed to it once authenticated (alias-subscription.ts) and may speak Django Channels
+ * frames instead of the native ones (the route's default, or `?frames=`): channels-session.ts.
  */
 export class Gateway {
   readonly sessions = new Set<Session>();
@@ -70,18 +44,17 @@ export class Gateway {
   #routeOf = new WeakMap<Session, RouteMatch>();
   /** Requests that arrive while the connect frame is being verified wait for it, in order. */
   #connecting = new WeakMap<Session, Promise<void>>();
-  /** Channels-style sessions: the channel their `{"type": ...}` frames publish to (the alias's
-   * first), known once the alias is subscribed (null if it was refused), and the chain their
-   * frames run in, one at a time and in order, as a Django consumer handles them. */
-  #aliasChannel = new WeakMap<Session, Promise<string | null>>();
-  #channelsQueue = new WeakMap<Session, Promise<void>>();
   #sweeper: NodeJS.Timeout;
   #shuttingDown = false;
   #drained: (() => void) | null = null;
-  #principals: PrincipalCheck | null = null;
+  readonly #principals: Principals;
   /** Sessions that have not authenticated yet (the node's cap on them is the admission's `pending`). */
   #unauthenticated = 0;
+  /** Upgrades accepted and not yet opened (their token being verified). */
+  #accepting = 0;
   readonly budget: SendBudget;
+  readonly #slots: RequestSlots;
+  readonly #channels: ChannelsSessions;
 
   constructor(
     readonly hub: Hub,
@@ -96,47 +69,41 @@ export class Gateway {
     this.#sweeper = setInterval(() => this.#sweep(), every);
     this.#sweeper.unref();
     this.budget = new SendBudget(options.limits);
+    const close = (session: Session, code: number, reason: string) => this.close(session, code, reason);
+    this.#principals = new Principals({ sessions: this.sessions, log, close });
+    const fail = (session: Session, id: number | null, error: RequestError) => this.#fail(session, id, error);
+    this.#slots = new RequestSlots({ close, fail }, options.limits);
+    this.#channels = new ChannelsSessions({
+      hub,
+      limits: options.limits,
+      close,
+      fail,
+      asRequestError: (err, op) => asRequestError(err, op, log),
+      runRequest: (session, id, run) => this.#slots.run(session, id, run),
+      connecting: (session) => this.#connecting.get(session),
+    });
   }
 
   /** Installs the account check run at connect and refresh (the accounts module's). */
   setPrincipalCheck(check: PrincipalCheck): void {
-    this.#principals = check;
+    this.#principals.install(check);
   }
 
   /** Whether the account check lets `user` act (true without a check installed). */
-  async principalLive(user: UserInfo): Promise<boolean> {
-    return this.#principals ? this.#principals(user) : true;
+  principalLive(user: UserInfo): Promise<boolean> {
+    return this.#principals.live(user);
   }
 
   /** Ends every connection of `user` on this node: their account was deleted, disabled or
    * changed. Answers how many were closed. */
-  revokeUser(user: string, reason = 'the account was deleted, disabled or changed; sign in again'): number {
-    let closed = 0;
-    for (const session of this.sessions) {
-      if (session.user?.id !== user || session.closed) continue;
-      this.close(session, CloseCodes.accountRevoked, reason);
-      closed++;
-    }
-    return closed;
+  revokeUser(user: string, reason?: string): number {
+    return this.#principals.revoke(user, reason);
   }
 
   /** Asks the account check again for every connection (after the layer may have dropped a
-   * revocation), a batch at a time, closing those it now refuses. */
-  async recheckPrincipals(): Promise<void> {
-    const check = this.#principals;
-    if (!check) return;
-    const sessions = [...this.sessions].filter((s) => s.user !== null && !s.closed);
-    for (let i = 0; i < sessions.length; i += 50) {
-      await Promise.all(
-        sessions.slice(i, i + 50).map(async (session) => {
-          try {
-            if (session.user && !(await check(session.user))) this.close(session, CloseCodes.accountRevoked, 'the account was deleted, disabled or changed; sign in again');
-          } catch (err) {
-            this.log.warn({ err, session: session.id }, 'account recheck failed; the connection stays');
-          }
-        }),
-      );
-    }
+   * revocation), closing those it now refuses. */
+  recheckPrincipals(): Promise<void> {
+    return this.#principals.recheck();
   }
 
   get limits(): Limits {
@@ -151,31 +118,33 @@ export class Gateway {
 
   async accept(req: UpgradeRequest): Promise<AcceptDecision> {
     if (this.#shuttingDown) return { ok: false, status: 503, message: 'server is shutting down' };
-    const url = new URL(req.url ?? '/', 'http://switchboard.invalid');
-    let route: RouteMatch | null = null;
-    // /ws always speaks the native protocol; an alias speaks its route's style unless asked otherwise.
-    let frames: FrameStyle = 'switchboard';
-    if (url.pathname !== '/ws' && url.pathname !== '/ws/') {
-      route = this.routes.match(url.pathname);
-      if (!route) return { ok: false, status: 404, message: `no WebSocket endpoint at ${url.pathname}` };
-      const asked = url.searchParams.get('frames');
-      if (asked !== null && !FRAME_STYLES.includes(asked as FrameStyle)) {
-        return { ok: false, status: 400, message: `frames must be ${FRAME_STYLES.join(' or ')}` };
-      }
-      frames = (asked as FrameStyle | null) ?? route.frames;
-    }
+    const endpoint = readEndpoint(req, this.routes);
+    if (!endpoint.ok) return endpoint;
+    const { route, frames, token } = endpoint;
     if (!isOriginAllowed(req.headers.origin, req.headers.host, this.options.origins)) {
       return { ok: false, status: 403, message: `origin ${String(req.headers.origin)} is not allowed` };
     }
     // Caps are checked before the token is: a refused client costs no signature check.
     const address = req.address ?? '';
     const admission = this.options.admission;
-    const refused = admission?.countWebSocket(address, this.sessions.size, this.#unauthenticated);
+    const refused = admission?.countWebSocket(address, this.sessions.size + this.#accepting, this.#unauthenticated + this.#accepting);
     if (refused) return { ok: false, ...refused };
-    const release = () => admission?.releaseWebSocket(address, false);
+    // Until it opens or is given up, the upgrade counts toward the node caps as a session not yet
+    // authenticated: verifying a token takes a trip to the thread pool, and a burst of upgrades
+    // would otherwise all pass a cap that is one short of full.
+    this.#accepting++;
+    let accepting = true;
+    const settle = (): boolean => {
+      if (!accepting) return false;
+      accepting = false;
+      this.#accepting--;
+      return true;
+    };
+    const release = (): void => {
+      if (settle()) admission?.releaseWebSocket(address, false);
+    };
     let verified: Verified | null;
     try {
-      const token = url.searchParams.get('token') || cookieValue(req.headers.cookie, TOKEN_COOKIE);
       verified = token ? await this.tokens.verify(token) : null;
     } catch (err) {
       release();
@@ -186,7 +155,11 @@ export class Gateway {
       release();
       return { ok: false, status: 503, message: 'server is shutting down' };
     }
-    return { ok: true, open: (transport) => this.#open(transport, verified, route, frames, address), abandon: release };
+    const open = (transport: Transport): Session => {
+      settle();
+      return this.#open(transport, verified, route, frames, address);
+    };
+    return { ok: true, open, abandon: release };
   }
 
   #open(transport: Transport, verified: Verified | null, route: RouteMatch | null, frames: FrameStyle, address: string): Session {
@@ -224,47 +197,10 @@ export class Gateway {
     void done.then(() => this.#connecting.delete(session));
   }
 
-  /** Counts the user's connection, marks the session authenticated and sends the welcome. False
-   * when it was refused (closed). */
+  /** Checks the account and counts the user's connection, marks the session authenticated and
+   * sends the welcome. False when it was refused (closed). */
   async authenticate(session: Session, user: UserInfo | null, expiresAt: number | null, request?: number): Promise<boolean> {
-    if (user && this.#principals) {
-      let live: boolean;
-      try {
-        live = await this.#principals(user);
-      } catch (err) {
-        this.log.warn({ err, session: session.id }, 'cannot check the account; closing the connection');
-        this.close(session, CloseCodes.shutdown, 'server unavailable; reconnect');
-        return false;
-      }
-      if (!live) {
-        const error = new RequestError('account_revoked', undefined, 'token');
-        if (request !== undefined) session.send(replyError(request, error));
-        this.close(session, CloseCodes.accountRevoked, error.message);
-        return false;
-      }
-      if (session.closed) return false;
-    }
-    if (user) {
-      let counted: { ok: boolean; count: number };
-      try {
-        counted = await this.options.connections.acquire(user.id, session.id, this.options.limits.maxConnectionsPerUser);
-      } catch (err) {
-        // The count lives in Redis and Redis is unreachable: this node cannot serve the client
-        // anyway (publishes and subscribes fail too), so send it to reconnect, maybe elsewhere.
-        this.log.warn({ err, session: session.id }, 'cannot count the connection; closing it');
-        this.close(session, CloseCodes.shutdown, 'server unavailable; reconnect');
-        return false;
-      }
-      if (!counted.ok) {
-        this.close(session, CloseCodes.tooManyConnections, `user ${user.id} already has ${counted.count} connections`);
-        return false;
-      }
-      if (session.closed) {
-        this.#release(user.id, session);
-        return false;
-      }
-      this.#counted.add(session);
-    }
+    if (user && !(await this.#principals.whileAuthenticating(session, user.id, () => this.#admitUser(session, user, request)))) return false;
     session.user = user;
     session.authenticated = true;
     session.expiresAt = expiresAt;
@@ -280,13 +216,55 @@ export class Gateway {
     const route = this.#routeOf.get(session);
     if (route) {
       this.#routeOf.delete(session);
-      // #subscribeRoute handles its own errors; this catch is for a throw from that handling itself.
-      const subscribed = this.#subscribeRoute(session, route).catch((err: unknown) => {
+      // subscribeAlias handles its own errors; this catch is for a throw from that handling itself.
+      const subscribed = subscribeAlias(this, session, route).catch((err: unknown) => {
         this.log.error({ err, session: session.id }, 'path alias subscribe failed');
         return null;
       });
-      if (session.frames === 'channels') this.#aliasChannel.set(session, subscribed);
+      if (session.frames === 'channels') this.#channels.subscribing(session, subscribed);
     }
+    return true;
+  }
+
+  /** The account check, then the per-user count; false when either refused (the session is then
+   * closed), or when the session closed meanwhile (a revocation, the auth timeout, the client). */
+  async #admitUser(session: Session, user: UserInfo, request: number | undefined): Promise<boolean> {
+    if (this.#principals.installed) {
+      let live: boolean;
+      try {
+        live = await this.#principals.live(user);
+      } catch (err) {
+        this.log.warn({ err, session: session.id }, 'cannot check the account; closing the connection');
+        this.close(session, CloseCodes.shutdown, 'server unavailable; reconnect');
+        return false;
+      }
+      if (!live) {
+        const error = new RequestError('account_revoked', undefined, 'token');
+        if (request !== undefined) session.send(replyError(request, error));
+        this.close(session, CloseCodes.accountRevoked, error.message);
+        return false;
+      }
+      if (session.closed) return false;
+    }
+    let counted: { ok: boolean; count: number };
+    try {
+      counted = await this.options.connections.acquire(user.id, session.id, this.options.limits.maxConnectionsPerUser);
+    } catch (err) {
+      // The count lives in Redis and Redis is unreachable: this node cannot serve the client
+      // anyway (publishes and subscribes fail too), so send it to reconnect, maybe elsewhere.
+      this.log.warn({ err, session: session.id }, 'cannot count the connection; closing it');
+      this.close(session, CloseCodes.shutdown, 'server unavailable; reconnect');
+      return false;
+    }
+    if (!counted.ok) {
+      this.close(session, CloseCodes.tooManyConnections, `user ${user.id} already has ${counted.count} connections`);
+      return false;
+    }
+    if (session.closed) {
+      this.#release(user.id, session);
+      return false;
+    }
+    this.#counted.add(session);
     return true;
   }
 
@@ -305,7 +283,7 @@ export class Gateway {
         return;
       }
       if (++session.preAuthFrames > limits.preAuthFrames) {
-        this.#closeAfterReplies(session, CloseCodes.protocolError, `at most ${limits.preAuthFrames} frames before connect succeeds`);
+        this.#slots.closeAfterReplies(session, CloseCodes.protocolError, `at most ${limits.preAuthFrames} frames before connect succeeds`);
         return;
       }
     }
@@ -313,11 +291,11 @@ export class Gateway {
     // cost a flood would impose, so it is bounded by the rate plus one burst of refusals.
     const balance = session.bucket.take(now);
     if (balance <= -limits.messageBurst) {
-      this.#closeAfterReplies(session, CloseCodes.rateLimited, 'message rate limit exceeded');
+      this.#slots.closeAfterReplies(session, CloseCodes.rateLimited, 'message rate limit exceeded');
       return;
     }
     if (session.frames === 'channels') {
-      this.#onChannelsFrame(session, text, balance);
+      this.#channels.onFrame(session, text, balance);
       return;
     }
     const parsed = parseClientFrame(text, limits.maxJsonDepth);
@@ -336,81 +314,13 @@ export class Gateway {
     // Everything waits for a connect in flight, a second connect too (it then gets already_connected
     // instead of authenticating the session twice and taking a second per-user connection slot).
     if (connecting) {
-      void connecting.then(() => this.#admit(session, req.id, () => this.#dispatch(session, req)));
+      void connecting.then(() => this.#slots.run(session, req.id, () => this.#dispatch(session, req)));
       return;
     }
-    const done = this.#admit(session, req.id, () => this.#dispatch(session, req));
+    const done = this.#slots.run(session, req.id, () => this.#dispatch(session, req));
     if (req.op === 'connect' && !session.authenticated) {
       this.#connecting.set(session, done);
       void done.then(() => this.#connecting.delete(session));
-    }
-  }
-
-  /**
-   * A Channels frame `{"type": "x", ...rest}`: a publish of event `x` with data `rest` on the alias's
-   * channel, where its namespace lets this user publish. Nothing answers a publish that went
-   * through (the sender gets its own publication like every subscriber, as with Django's
-   * group_send); a refused one gets an error frame. Frames run one at a time, in order.
-   */
-  #onChannelsFrame(session: Session, text: string, balance: number): void {
-    const parsed = parseChannelsFrame(text, this.options.limits.maxJsonDepth);
-    if (balance < 0) {
-      this.#fail(session, null, new RequestError('rate_limited'));
-      return;
-    }
-    if (!parsed.ok) {
-      this.#fail(session, null, parsed.error);
-      return;
-    }
-    const { event, data } = parsed;
-    const previous = this.#channelsQueue.get(session) ?? this.#connecting.get(session) ?? Promise.resolve();
-    const next = previous.then(async () => {
-      const channel = await (this.#aliasChannel.get(session) ?? null);
-      await this.#admit(session, null, () => this.#publishFromChannels(session, channel, event, data));
-    });
-    this.#channelsQueue.set(session, next);
-  }
-
-  /** Publishes a Channels frame's event; never rejects. */
-  async #publishFromChannels(session: Session, channel: string | null, event: string, data: Record<string, unknown>): Promise<void> {
-    if (session.closed) return;
-    if (session.transport.bufferedAmount > this.options.limits.maxBufferedBytes) {
-      this.close(session, CloseCodes.slowConsumer, 'slow consumer: frames while the send buffer is over the limit');
-      return;
-    }
-    try {
-      if (channel === null) throw new RequestError('forbidden', 'this path has no channel to publish to');
-      await authorize(this.hub.namespaces, channel, session.user, 'publish');
-      await this.hub.publish(channel, event, data);
-    } catch (err) {
-      this.#fail(session, null, this.#asRequestError(err, 'publish'));
-    }
-  }
-
-  /**
-   * Runs a request when the connection has a free slot (at most `maxRequestsInFlight` at once;
-   * the rest wait in arrival order, bounded by the rate limit), then answers it. Never rejects.
-   */
-  async #admit(session: Session, id: number | null, run: () => Promise<void>): Promise<void> {
-    if (session.inFlight >= this.options.limits.maxRequestsInFlight) {
-      await new Promise<void>((resolve) => (session.waiting ??= []).push(resolve));
-    }
-    if (session.closed) return;
-    if (session.draining) {
-      // Accepted by the parser but never started: refused, so the client knows it did not run.
-      this.#fail(session, id, new RequestError('rate_limited', 'the connection is closing; this request was not run'));
-      return;
-    }
-    session.inFlight++;
-    try {
-      await run();
-    } finally {
-      session.inFlight--;
-      const next = session.waiting?.shift();
-      // Re-read: the request may have set it meanwhile (TypeScript keeps the narrowing above).
-      const draining = session.draining as Session['draining'];
-      if (next) next();
-      else if (draining && session.inFlight === 0) this.close(session, draining.code, draining.reason);
     }
   }
 
@@ -432,12 +342,18 @@ export class Gateway {
         (outcome) => {
           try {
             session.send(replyOk(req.id, outcome.result));
+          } catch (err) {
+            // Closed before what follows the reply runs: a subscription going live on a closed
+            // session only cleans itself up; left pending, it would buffer its channel for good.
+            this.close(session, CloseCodes.internalError, 'internal error');
+            outcome.after?.();
+            throw err;
           } finally {
             if (outcome.reserved) this.budget.release(session, outcome.reserved);
           }
           outcome.after?.();
         },
-        (err: unknown) => this.#fail(session, req.id, this.#asRequestError(err, req.op)),
+        (err: unknown) => this.#fail(session, req.id, asRequestError(err, req.op, this.log)),
       )
       .catch((err: unknown) => {
         // Writing the reply or its follow-up (a subscription going live) failed: the session's state
@@ -445,21 +361,6 @@ export class Gateway {
         this.log.error({ err, op: req.op, session: session.id }, 'request failed after its handler');
         this.close(session, CloseCodes.internalError, 'internal error');
       });
-  }
-
-  /** Closes once the requests already accepted are answered (a rate-limited client still gets the
-   * acknowledgement of the publish it was granted); requests waiting for a slot are refused. */
-  #closeAfterReplies(session: Session, code: number, reason: string): void {
-    if (session.closed || session.draining) return;
-    session.draining = { code, reason };
-    if (session.inFlight === 0) {
-      this.close(session, code, reason);
-      return;
-    }
-    const waiting = session.waiting ?? [];
-    session.waiting = null;
-    for (const resume of waiting) resume();
-    setTimeout(() => this.close(session, code, reason), DRAIN_TIMEOUT_MS).unref();
   }
 
   /** A WebSocket-level pong: the client is alive (the heartbeat of Channels-style connections). */
@@ -479,9 +380,7 @@ export class Gateway {
     if (!session.authenticated) this.#unauthenticated--;
     this.options.admission?.releaseWebSocket(session.address, session.authenticated);
     // Requests waiting for a slot find the session closed and end.
-    const waiting = session.waiting ?? [];
-    session.waiting = null;
-    for (const resume of waiting) resume();
+    this.#slots.wake(session);
     if (session.user && this.#counted.delete(session)) this.#release(session.user.id, session);
     for (const sub of session.subs.values()) this.hub.unsubscribe(session, sub);
     session.subs.clear();
@@ -518,72 +417,9 @@ export class Gateway {
     for (const session of [...this.sessions]) this.onClosed(session);
   }
 
-  /** Subscribes the alias's channels and reports them: a `subscribed` frame each (native), or one
-   * `connection_established` (Channels). Answers the channel Channels frames publish to (the
-   * first), or null when the alias was refused and the connection closed. */
-  async #subscribeRoute(session: Session, route: RouteMatch): Promise<string | null> {
-    // Channels: the subscriptions go live only after connection_established, so that frame comes first.
-    const goLive: (() => void)[] = [];
-    try {
-      const channels = await withTimeout(route.resolve(route.params, session.user), 'the path alias resolver');
-      if (!channels) {
-        this.close(session, CloseCodes.forbidden, 'this endpoint is not yours to use');
-        return null;
-      }
-      let snapshot: unknown;
-      for (const [index, channel] of channels.entries()) {
-        // The client may have subscribed to the alias's channel itself while the route resolved:
-        // it already has what the alias would give it.
-        if (session.subs.has(channel)) continue;
-        let outcome: Outcome;
-        try {
-          outcome = await subscribeChannel(this, session, channel, undefined);
-        } catch (err) {
-          // ...or while this subscribe was being authorized (slow resolver and rule): the same.
-          if (err instanceof RequestError && err.code === 'already_subscribed') continue;
-          throw err;
-        }
-        const result = outcome.result as Record<string, unknown>;
-        if (session.frames === 'switchboard') {
-          session.send(serverFrame({ op: 'subscribed', channel, ...result }));
-          outcome.after?.();
-        } else {
-          if (index === 0) snapshot = result.snapshot;
-          if (outcome.after) goLive.push(outcome.after);
-        }
-      }
-      if (session.frames === 'channels') {
-        session.send(connectionEstablishedFrame({ session: session.id, user: session.user, channels, snapshot, expiresAt: isoOrNull(session.expiresAt) }));
-      }
-      return channels[0] ?? null;
-    } catch (err) {
-      const error = this.#asRequestError(err, 'subscribe');
-      const code = error.code === 'forbidden' || error.code === 'invalid_channel' || error.code === 'unknown_namespace' ? CloseCodes.forbidden : CloseCodes.internalError;
-      this.close(session, code, error.message);
-      return null;
-    } finally {
-      // After a failure too: a subscription set up and never made live would stay pending in the
-      // hub; on a closed session going live only cleans it up.
-      for (const live of goLive) live();
-    }
-  }
-
   #fail(session: Session, id: number | null, error: RequestError): void {
     this.metrics.requestErrors.inc({ code: error.code });
-    if (session.frames === 'channels') session.send(channelsErrorFrame(error));
-    else session.send(id === null ? errorFrame(error) : replyError(id, error));
-  }
-
-  #asRequestError(err: unknown, op: string): RequestError {
-    if (err instanceof RequestError) return err;
-    if (err instanceof CallbackTimeoutError) {
-      this.log.warn({ err, op }, 'application callback timed out');
-      return new RequestError('unavailable', err.message);
-    }
-    // The hub maps its own layer calls; this catches the rest (e.g. presence lists from Redis).
-    if (err instanceof LayerUnavailableError) return new RequestError('unavailable', err.message);
-    this.log.error({ err, op }, 'request failed');
-    return new RequestError('internal');
+    session.send(refusalFrame(session, id, error));
   }
 
   #sweep(): void {
@@ -604,37 +440,14 @@ export class Gateway {
         if (now - session.openedAt > authTimeoutMs) this.close(session, CloseCodes.authTimeout, 'no connect frame in time');
         continue;
       }
-      // A Channels frontend never answers {"op":"ping"}: its heartbeat is a WebSocket ping, which
-      // browsers answer by themselves, and the pong counts as hearing from it.
-      const channels = session.frames === 'channels';
-      if (now - session.lastSeenAt > 2 * heartbeatMs && (!channels || session.transport.ping)) {
+      if (now - session.lastSeenAt > 2 * heartbeatMs && silenceCloses(session)) {
         this.close(session, CloseCodes.heartbeatTimeout, 'no frame from the client within the heartbeat timeout');
       } else if (session.expiresAt !== null && now > session.expiresAt + tokenGraceMs) {
         this.close(session, CloseCodes.tokenExpired, 'token expired; reconnect with a new one');
       } else if (now >= session.nextPingAt) {
         session.nextPingAt = now + heartbeatMs;
-        if (!channels) session.deliver(PING_FRAME);
-        else session.transport.ping?.();
+        sendHeartbeat(session);
       }
     }
   }
-}
-
-function cookieValue(header: string | undefined, name: string): string | null {
-  if (!header) return null;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) {
-      try {
-        return decodeURIComponent(part.slice(eq + 1).trim());
-      } catch {
-        return null;
-      }
-    }
-  }
-  return null;
-}
-
-export function isoOrNull(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
 }

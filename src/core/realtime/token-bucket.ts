@@ -18,6 +18,13 @@ export class TokenBucket {
     return this.#updatedAt;
   }
 
+  /** Milliseconds until a take would succeed (0: now), debt included. */
+  waitMs(now: number): number {
+    const elapsed = Math.max(0, now - this.#updatedAt) / 1000;
+    const tokens = Math.min(this.burst, this.#tokens + elapsed * this.ratePerSecond);
+    return tokens >= 1 ? 0 : ((1 - tokens) / this.ratePerSecond) * 1000;
+  }
+
   /** Takes one token. Returns the balance after: >= 0 allowed, < 0 refused (and how deep in debt
    * the sender is, which is how a flood is told from a burst). Debt is capped at -burst. */
   take(now: number): number {

@@ -181,7 +181,7 @@ function refuse(socket: Duplex, status: number, message: string): void {
     socket.destroy();
     return;
   }
-  const code = status === 400 ? 'bad_request' : status === 403 ? 'origin_not_allowed' : status === 404 ? 'not_found' : status === 429 ? 'too_many_connections' : 'unavailable';
+  const code = status === 400 ? 'bad_request' : status === 403 ? 'origin_not_allowed' : status === 404 ? 'not_found' : status === 429 ? 'too_many_connections' : status === 503 ? 'unavailable' : 'internal';
   const body = JSON.stringify({ error: { code, message } });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,

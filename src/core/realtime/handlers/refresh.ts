@@ -1,6 +1,5 @@
 import { CloseCodes, type RefreshRequest } from '@switchboard/client/protocol';
-import { replyError } from '../frames.js';
-import { isoOrNull } from '../gateway.js';
+import { isoOrNull, replyError } from '../frames.js';
 import { RequestError } from '../reply-error.js';
 import type { Handler } from './index.js';
 
